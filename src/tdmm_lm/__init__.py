@@ -1,10 +1,25 @@
-"""tdmm-lm: 3D facial motion as a language."""
+"""tdmm-lm: 3D facial motion as a language.
+
+The top-level names are imported lazily so that ``import tdmm_lm`` (and ``tdmm --help``)
+stays fast and never pulls in torch or MediaPipe by itself.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tdmm_lm.errors import InvalidInputError, TdmmError
-from tdmm_lm.face import FaceSequence
 
 __version__ = "0.1.0"
 
-__all__ = ["FaceSequence", "InvalidInputError", "TdmmError", "__version__"]
+__all__ = ["FaceModel", "FaceSequence", "InvalidInputError", "TdmmError", "__version__"]
+
+_LAZY = {"FaceSequence": "tdmm_lm.face", "FaceModel": "tdmm_lm.face"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tdmm_lm' has no attribute {name!r}")

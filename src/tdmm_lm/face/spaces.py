@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tdmm_lm.errors import InvalidInputError
+
 __all__ = ["ARKIT", "ARKIT_BLENDSHAPES", "FLAME", "SPACES", "Space", "UnknownSpaceError", "get_space"]
 
 
-class UnknownSpaceError(ValueError):
+class UnknownSpaceError(InvalidInputError):
     """Raised when a space id is not one of :data:`SPACES`."""
 
 

@@ -1,0 +1,140 @@
+"""Speed figures of SPEC §8 (``tdmm bench``).
+
+Each figure runs in a fresh child process, so that its ``peak_rss_mb`` is its own and not
+the high-water mark of whatever ran before it. Each is the median of repeated runs.
+Later pipeline stages add their figures to :data:`BENCHMARKS`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BENCHMARKS", "BenchConfig", "run_benchmarks"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """How hard to measure.
+
+    Attributes:
+        repeats: Timed runs per figure; the median is reported.
+        render_size: Frame size of the render benchmark, px.
+        render_frames: Frames per timed render run.
+        facemodel_frames: Frames per timed face-model evaluation.
+    """
+
+    repeats: int = 5
+    render_size: int = 512
+    render_frames: int = 50
+    facemodel_frames: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ValueError(f"repeats must be >= 1, got {self.repeats}")
+
+
+def _median_rate(work: Callable[[], int], repeats: int) -> float:
+    """Median of ``items / seconds`` over ``repeats`` runs, after one warm-up run."""
+    work()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        items = work()
+        rates.append(items / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def bench_facemodel(cfg: BenchConfig) -> float:
+    """Frames per second of :meth:`FaceModel.vertices` on random parameters (NumPy)."""
+    from tdmm_lm.face import FaceModel
+
+    model = FaceModel()
+    rng = np.random.default_rng(0)
+    params = np.zeros((cfg.facemodel_frames, 61), np.float32)
+    params[:, :52] = rng.random((cfg.facemodel_frames, 52))
+    params[:, 52:] = rng.uniform(-0.3, 0.3, (cfg.facemodel_frames, 9))
+
+    def work() -> int:
+        model.vertices(params)
+        return cfg.facemodel_frames
+
+    return _median_rate(work, cfg.repeats)
+
+
+def bench_render(cfg: BenchConfig) -> float:
+    """Frames per second of the mesh-style renderer at ``render_size`` px (no encoding)."""
+    from tdmm_lm.face import FaceModel
+    from tdmm_lm.face.demo import demo_sequence
+    from tdmm_lm.render import MeshRenderer
+
+    seq = demo_sequence(seconds=cfg.render_frames / 25.0, fps=25.0)
+    renderer = MeshRenderer(FaceModel(), size=cfg.render_size)
+
+    def work() -> int:
+        for frame in renderer.frames(seq.params):
+            assert frame.shape[0] == cfg.render_size
+        return len(seq.params)
+
+    return _median_rate(work, cfg.repeats)
+
+
+#: Figure name -> function measuring it. Later stages register theirs here.
+BENCHMARKS: dict[str, Callable[[BenchConfig], float]] = {
+    "facemodel_frames_per_s": bench_facemodel,
+    "render_fps": bench_render,
+}
+
+
+def _child(name: str, cfg: BenchConfig, queue: mp.Queue) -> None:
+    try:
+        value = BENCHMARKS[name](cfg)
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        queue.put((name, value, peak_kb / 1024.0, None))
+    except Exception as e:  # reported back to the parent as a failed figure
+        queue.put((name, float("nan"), float("nan"), f"{type(e).__name__}: {e}"))
+
+
+def run_benchmarks(
+    cfg: BenchConfig, names: list[str] | None = None, progress: Callable[[str], None] | None = None
+) -> dict[str, object]:
+    """Measure the figures ``names`` (all by default), each in its own process.
+
+    Returns:
+        ``{figure: value, ..., "peak_rss_mb": {figure: MB}, "cores": n, "errors": {...}}``.
+    """
+    names = names or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {unknown}; valid: {', '.join(BENCHMARKS)}")
+    ctx = mp.get_context("spawn")
+    result: dict[str, object] = {}
+    peaks: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        if progress:
+            progress(name)
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_child, args=(name, cfg, queue))
+        proc.start()
+        _, value, peak, error = queue.get()
+        proc.join()
+        result[name] = round(value, 3)
+        peaks[name] = round(peak, 1)
+        if error:
+            errors[name] = error
+    result["peak_rss_mb"] = peaks
+    result["cores"] = os.cpu_count()
+    result["repeats"] = cfg.repeats
+    result["python"] = sys.version.split()[0]
+    if errors:
+        result["errors"] = errors
+    return result

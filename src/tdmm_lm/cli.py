@@ -1,0 +1,109 @@
+"""The ``tdmm`` command line (SPEC §5).
+
+Each command parses its arguments and calls one library function. Heavy modules are
+imported inside the commands so that ``tdmm --help`` stays fast; torch is never imported at
+module level.
+
+Errors: a :class:`~tdmm_lm.errors.TdmmError` (bad input the user can fix) raised anywhere
+under a command is printed by :func:`main` as one line, ``error: <message>``, on stderr, and
+the process exits with status :data:`EXIT_USER_ERROR`. Any other exception is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tdmm_lm.errors import TdmmError
+
+__all__ = ["EXIT_USER_ERROR", "app", "main"]
+
+#: Exit status for errors in the user's input (the same status click uses for usage errors).
+EXIT_USER_ERROR = 2
+#: Errors that are the user's to fix, printed without a traceback.
+USER_ERRORS = (TdmmError,)
+#: Channel names shown by ``tdmm info`` before eliding the rest.
+INFO_SHOWN_CHANNELS = 6
+
+app = typer.Typer(
+    name="tdmm",
+    help="3D facial motion as a language: animate, describe, render, convert and evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def info(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="A sequence: .npz or Live Link .csv.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the fields as JSON.")] = False,
+) -> None:
+    """Show a sequence's frames, frame rate, space, channels, duration and metadata."""
+    from tdmm_lm.face.io import load_sequence
+
+    fields = load_sequence(input_path).info()
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(fields))
+        return
+    _print_info_table(input_path, fields)
+
+
+def _print_info_table(input_path: Path, fields: dict) -> None:
+    """Print ``tdmm info`` fields as a two-column rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    channels = fields["channels"]
+    shown = ", ".join(channels[:INFO_SHOWN_CHANNELS])
+    if len(channels) > INFO_SHOWN_CHANNELS:
+        shown += f", … ({len(channels) - INFO_SHOWN_CHANNELS} more)"
+    table = Table(title=str(input_path), show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    table.add_row("frames", str(fields["frames"]))
+    table.add_row("fps", f"{fields['fps']:g}")
+    table.add_row("seconds", f"{fields['seconds']:.3f}")
+    table.add_row("space", fields["space"])
+    table.add_row("channels", f"{len(channels)}: {shown}")
+    for key, value in fields["meta"].items():
+        table.add_row(f"meta.{key}", str(value))
+    Console().print(table)
+
+
+@app.command()
+def convert(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="IN", help="The sequence to read: .npz or Live Link .csv.")
+    ],
+    output_path: Annotated[
+        Path, typer.Argument(metavar="OUT", help="The file to write: .npz or Live Link .csv.")
+    ],
+) -> None:
+    """Convert a sequence between formats, chosen by suffix: .npz <-> .csv (Live Link)."""
+    from tdmm_lm.face.io import convert_sequence
+
+    sequence = convert_sequence(input_path, output_path)
+    typer.echo(f"wrote {output_path} ({sequence.n_frames} frames at {sequence.fps:g} fps)")
+
+
+def main() -> None:
+    """Run the ``tdmm`` command line; user errors exit with status 2 and one line on stderr."""
+    try:
+        app()
+    except USER_ERRORS as error:
+        message = " ".join(str(error).split())  # one line, whatever the message holds
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+
+
+if __name__ == "__main__":
+    main()
