@@ -95,6 +95,92 @@ def convert(
     typer.echo(f"wrote {output_path} ({sequence.n_frames} frames at {sequence.fps:g} fps)")
 
 
+def _progress(description: str, total: int):  # -> rich Progress, imported lazily
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+    task = progress.add_task(description, total=total)
+    return progress, lambda: progress.advance(task)
+
+
+@app.command()
+def render(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="An arkit sequence: .npz or Live Link .csv.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The video to write: .mp4 or .gif.")],
+    style: Annotated[str, typer.Option(help="mesh (shaded grey) or photo (warped portrait).")] = "mesh",
+    size: Annotated[int, typer.Option(help="Frame size in pixels (square).")] = 512,
+) -> None:
+    """Render a sequence to a video with the built-in face model."""
+    from tdmm_lm.face.io import load_sequence
+    from tdmm_lm.render import render_sequence
+
+    sequence = load_sequence(input_path)
+    progress, step = _progress(f"rendering {input_path.name}", sequence.n_frames)
+    with progress:
+        render_sequence(sequence, output, style=style, size=size, on_frame=step)
+    typer.echo(f"wrote {output} ({sequence.n_frames} frames, {style} style, {size} px)")
+
+
+@app.command()
+def demo(
+    output_dir: Annotated[
+        Path, typer.Option("-o", "--output-dir", help="Folder for the demo outputs.")
+    ] = Path("outputs/demo"),
+    size: Annotated[int, typer.Option(help="Frame size in pixels (square).")] = 512,
+) -> None:
+    """Render the built-in demo performance: writes demo.npz and mesh and photo mp4 videos."""
+    from tdmm_lm.face import demo_sequence
+    from tdmm_lm.render import render_sequence
+
+    sequence = demo_sequence()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    sequence.save(output_dir / "demo.npz")
+    for style in ("mesh", "photo"):
+        path = output_dir / f"demo_{style}.mp4"
+        progress, step = _progress(f"rendering {style} style", sequence.n_frames)
+        with progress:
+            render_sequence(sequence, path, style=style, size=size, on_frame=step)
+        typer.echo(f"wrote {path.resolve()}")
+    typer.echo(f"wrote {(output_dir / 'demo.npz').resolve()}")
+
+
+@app.command()
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    repeats: Annotated[int, typer.Option(help="Timed runs per figure (median reported).")] = 5,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Measure only these figures (repeatable).")
+    ] = None,
+) -> None:
+    """Measure the speed figures of SPEC section 8 (each in its own process)."""
+    import json
+
+    from tdmm_lm.bench import BenchConfig, run_benchmarks
+
+    def note(name: str) -> None:
+        if not as_json:
+            typer.echo(f"measuring {name} …", err=True)
+
+    try:
+        cfg = BenchConfig(repeats=repeats)
+    except ValueError as e:
+        raise TdmmError(str(e)) from e
+    figures = run_benchmarks(cfg, names=only, progress=note)
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    for key, value in figures.items():
+        typer.echo(f"{key:28s} {value}")
+
+
 def main() -> None:
     """Run the ``tdmm`` command line; user errors exit with status 2 and one line on stderr."""
     try:

@@ -1,0 +1,52 @@
+"""Render docs/blendshapes.png: every ARKit blendshape of the built-in face at weight 1.0.
+
+Usage: python scripts/make_contact_sheet.py [--out docs/blendshapes.png] [--style mesh|photo]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tdmm_lm.face import ARKIT, ARKIT_BLENDSHAPES, FaceModel
+from tdmm_lm.render import renderer_for
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs/blendshapes.png"
+TILE = 256
+COLUMNS = 8
+LABEL_HEIGHT = 22
+
+
+def tile(renderer, model: FaceModel, name: str | None) -> np.ndarray:
+    params = np.zeros((1, ARKIT.dim), np.float32)
+    if name is not None:
+        params[0, ARKIT.index(name)] = 1.0
+    image = next(iter(renderer.frames(params)))
+    label = np.full((LABEL_HEIGHT, TILE, 3), 255, np.uint8)
+    cv2.putText(label, name or "neutral", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    return np.concatenate([label, image], axis=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--style", default="mesh")
+    args = parser.parse_args()
+    model = FaceModel()
+    renderer = renderer_for(args.style, size=TILE, model=model)
+    tiles = [tile(renderer, model, None)] + [tile(renderer, model, n) for n in ARKIT_BLENDSHAPES]
+    while len(tiles) % COLUMNS:
+        tiles.append(np.full_like(tiles[0], 255))
+    rows = [np.concatenate(tiles[i : i + COLUMNS], axis=1) for i in range(0, len(tiles), COLUMNS)]
+    sheet = np.concatenate(rows, axis=0)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+
+
+if __name__ == "__main__":
+    main()
