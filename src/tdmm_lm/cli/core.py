@@ -1,41 +1,17 @@
-"""The ``tdmm`` command line (SPEC §5).
-
-Each command parses its arguments and calls one library function. Heavy modules are
-imported inside the commands so that ``tdmm --help`` stays fast; torch is never imported at
-module level.
-
-Errors: a :class:`~tdmm_lm.errors.TdmmError` (bad input the user can fix) raised anywhere
-under a command is printed by :func:`main` as one line, ``error: <message>``, on stderr, and
-the process exits with status :data:`EXIT_USER_ERROR`. Any other exception is a bug and keeps
-its traceback.
-"""
+"""Core commands: info, convert, render, demo, bench."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from tdmm_lm.cli.app import app, progress_bar
 from tdmm_lm.errors import TdmmError
 
-__all__ = ["EXIT_USER_ERROR", "app", "main"]
-
-#: Exit status for errors in the user's input (the same status click uses for usage errors).
-EXIT_USER_ERROR = 2
-#: Errors that are the user's to fix, printed without a traceback.
-USER_ERRORS = (TdmmError,)
 #: Channel names shown by ``tdmm info`` before eliding the rest.
 INFO_SHOWN_CHANNELS = 6
-
-app = typer.Typer(
-    name="tdmm",
-    help="3D facial motion as a language: animate, describe, render, convert and evaluate.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
 
 @app.command()
@@ -95,27 +71,17 @@ def convert(
     typer.echo(f"wrote {output_path} ({sequence.n_frames} frames at {sequence.fps:g} fps)")
 
 
-def _progress(description: str, total: int):  # -> rich Progress, imported lazily
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    )
-    task = progress.add_task(description, total=total)
-    return progress, lambda: progress.advance(task)
-
-
 @app.command()
 def render(
     input_path: Annotated[
         Path, typer.Argument(metavar="INPUT", help="An arkit sequence: .npz or Live Link .csv.")
     ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="The video to write: .mp4 or .gif.")],
-    style: Annotated[str, typer.Option(help="mesh (shaded grey) or photo (warped portrait).")] = "mesh",
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The video to write: .mp4 or .gif.")
+    ],
+    style: Annotated[
+        str, typer.Option(help="mesh (shaded grey) or photo (warped portrait).")
+    ] = "mesh",
     size: Annotated[int, typer.Option(help="Frame size in pixels (square).")] = 512,
 ) -> None:
     """Render a sequence to a video with the built-in face model."""
@@ -123,7 +89,7 @@ def render(
     from tdmm_lm.render import render_sequence
 
     sequence = load_sequence(input_path)
-    progress, step = _progress(f"rendering {input_path.name}", sequence.n_frames)
+    progress, step = progress_bar(f"rendering {input_path.name}", sequence.n_frames)
     with progress:
         render_sequence(sequence, output, style=style, size=size, on_frame=step)
     typer.echo(f"wrote {output} ({sequence.n_frames} frames, {style} style, {size} px)")
@@ -145,7 +111,7 @@ def demo(
     sequence.save(output_dir / "demo.npz")
     for style in ("mesh", "photo"):
         path = output_dir / f"demo_{style}.mp4"
-        progress, step = _progress(f"rendering {style} style", sequence.n_frames)
+        progress, step = progress_bar(f"rendering {style} style", sequence.n_frames)
         with progress:
             render_sequence(sequence, path, style=style, size=size, on_frame=step)
         typer.echo(f"wrote {path.resolve()}")
@@ -179,17 +145,3 @@ def bench(
         return
     for key, value in figures.items():
         typer.echo(f"{key:28s} {value}")
-
-
-def main() -> None:
-    """Run the ``tdmm`` command line; user errors exit with status 2 and one line on stderr."""
-    try:
-        app()
-    except USER_ERRORS as error:
-        message = " ".join(str(error).split())  # one line, whatever the message holds
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR) from None
-
-
-if __name__ == "__main__":
-    main()
