@@ -69,11 +69,12 @@ def test_bad_file_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_convert_to_glb_is_not_available_yet(tmp_path, monkeypatch, capsys, make_sequence):
+def test_reading_glb_is_a_clear_error(tmp_path, monkeypatch, capsys, make_sequence):
     make_sequence().save(tmp_path / "a.npz")
-    assert run_main(monkeypatch, "convert", tmp_path / "a.npz", tmp_path / "a.glb") == 2
+    assert run_main(monkeypatch, "convert", tmp_path / "a.npz", tmp_path / "a.glb") == 0
+    assert (tmp_path / "a.glb").read_bytes()[:4] == b"glTF"
+    assert run_main(monkeypatch, "convert", tmp_path / "a.glb", tmp_path / "b.npz") == 2
     assert "glTF" in capsys.readouterr().err
-    assert not (tmp_path / "a.glb").exists()
 
 
 def test_cli_module_does_not_import_torch():

@@ -61,10 +61,10 @@ def convert(
         Path, typer.Argument(metavar="IN", help="The sequence to read: .npz or Live Link .csv.")
     ],
     output_path: Annotated[
-        Path, typer.Argument(metavar="OUT", help="The file to write: .npz or Live Link .csv.")
+        Path, typer.Argument(metavar="OUT", help="The file to write: .npz, Live Link .csv, or glTF .glb (export only).")
     ],
 ) -> None:
-    """Convert a sequence between formats, chosen by suffix: .npz <-> .csv (Live Link)."""
+    """Convert a sequence between formats, chosen by suffix: .npz <-> .csv (Live Link) -> .glb."""
     from tdmm_lm.face.io import convert_sequence
 
     sequence = convert_sequence(input_path, output_path)

@@ -5,7 +5,7 @@ suffix     format                                               module
 =========  ===================================================  =======
 ``.npz``   the project's archive (SPEC §2)                      :mod:`tdmm_lm.face.sequence`
 ``.csv``   a Live Link Face take (``arkit`` space only)          :mod:`tdmm_lm.face.livelink`
-``.glb``   glTF 2.0 mesh + animation (write only; not yet)      —
+``.glb``   glTF 2.0 mesh + animation (write only; arkit only)   :mod:`tdmm_lm.face.gltf`
 =========  ===================================================  =======
 """
 
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tdmm_lm.errors import InvalidInputError, TdmmError
+from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.face.gltf import write_glb
 from tdmm_lm.face.livelink import read_livelink_csv, write_livelink_csv
 from tdmm_lm.face.sequence import FaceSequence, PathLike
 
@@ -24,7 +25,7 @@ CSV_SUFFIX = ".csv"
 GLB_SUFFIX = ".glb"
 #: Suffixes :func:`load_sequence` reads.
 READ_SUFFIXES = (NPZ_SUFFIX, CSV_SUFFIX)
-#: Suffixes :func:`save_sequence` is meant to write (``.glb`` is planned, not yet available).
+#: Suffixes :func:`save_sequence` writes (``.glb`` only for ``arkit`` sequences).
 WRITE_SUFFIXES = (NPZ_SUFFIX, CSV_SUFFIX, GLB_SUFFIX)
 
 
@@ -41,12 +42,7 @@ def _suffix(path: Path, allowed: tuple[str, ...], action: str) -> str:
 
 def _check_writable(path: Path) -> str:
     """Return the suffix of an output ``path``; raise if sequences cannot be written there."""
-    suffix = _suffix(path, WRITE_SUFFIXES, "write")
-    if suffix == GLB_SUFFIX:
-        raise TdmmError(
-            f"{path}: glTF (.glb) export is not available yet; convert to .npz or .csv instead"
-        )
-    return suffix
+    return _suffix(path, WRITE_SUFFIXES, "write")
 
 
 def load_sequence(path: PathLike) -> FaceSequence:
@@ -58,6 +54,11 @@ def load_sequence(path: PathLike) -> FaceSequence:
 
     """
     source = Path(path)
+    if source.suffix.lower() == GLB_SUFFIX:
+        raise InvalidInputError(
+            f"{source}: glTF (.glb) is an export format and cannot be read back; "
+            "load the .npz or .csv it was made from"
+        )
     if _suffix(source, READ_SUFFIXES, "read") == CSV_SUFFIX:
         return read_livelink_csv(source)
     return FaceSequence.load(source)
@@ -68,13 +69,15 @@ def save_sequence(sequence: FaceSequence, path: PathLike) -> None:
 
     Raises:
         InvalidInputError: The suffix is not supported, or the format cannot hold the
-            sequence (a Live Link CSV holds only the ``arkit`` space).
-        TdmmError: The format is planned but not available yet (``.glb``).
+            sequence (a Live Link CSV and a glTF file hold only the ``arkit`` space).
 
     """
     target = Path(path)
-    if _check_writable(target) == CSV_SUFFIX:
+    suffix = _check_writable(target)
+    if suffix == CSV_SUFFIX:
         write_livelink_csv(sequence, target)
+    elif suffix == GLB_SUFFIX:
+        write_glb(sequence, target)
     else:
         sequence.save(target)
 
