@@ -19,5 +19,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     arrays = build_face_asset(args.out)
-    print(f"wrote {args.out}: {len(arrays['neutral'])} vertices, "
-          f"{len(arrays['skin_triangles'])} skin triangles, {len(arrays['blendshapes'])} shapes")
+    print(
+        f"wrote {args.out}: {len(arrays['neutral'])} vertices, "
+        f"{len(arrays['skin_triangles'])} skin triangles, {len(arrays['blendshapes'])} shapes"
+    )

@@ -12,12 +12,15 @@ import cv2
 import numpy as np
 
 from tdmm_lm.face import ARKIT, ARKIT_BLENDSHAPES, FaceModel
-from tdmm_lm.render import renderer_for
+from tdmm_lm.render import MeshRenderer, renderer_for
+from tdmm_lm.render.camera import Framing
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs/blendshapes.png"
 TILE = 256
 COLUMNS = 8
 LABEL_HEIGHT = 22
+SHEET_FIELD_MM = 170.0
+SHEET_CENTRE_MM = (0.0, -36.0)
 
 
 def tile(renderer, model: FaceModel, name: str | None) -> np.ndarray:
@@ -26,8 +29,9 @@ def tile(renderer, model: FaceModel, name: str | None) -> np.ndarray:
         params[0, ARKIT.index(name)] = 1.0
     image = next(iter(renderer.frames(params)))
     label = np.full((LABEL_HEIGHT, TILE, 3), 255, np.uint8)
-    cv2.putText(label, name or "neutral", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
-                cv2.LINE_AA)
+    cv2.putText(
+        label, name or "neutral", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA
+    )
     return np.concatenate([label, image], axis=0)
 
 
@@ -37,7 +41,11 @@ def main() -> None:
     parser.add_argument("--style", default="mesh")
     args = parser.parse_args()
     model = FaceModel()
-    renderer = renderer_for(args.style, size=TILE, model=model)
+    if args.style == "mesh":  # frame the face tightly: no head motion on the sheet
+        framing = Framing(TILE, field_mm=SHEET_FIELD_MM, centre_mm=SHEET_CENTRE_MM)
+        renderer = MeshRenderer(model, TILE, framing=framing)
+    else:
+        renderer = renderer_for(args.style, size=TILE, model=model)
     tiles = [tile(renderer, model, None)] + [tile(renderer, model, n) for n in ARKIT_BLENDSHAPES]
     while len(tiles) % COLUMNS:
         tiles.append(np.full_like(tiles[0], 255))

@@ -54,6 +54,7 @@ def render_sequence(
         )
     renderer = renderer_for(style, size)
     path = Path(path)
+
     def frames() -> Iterator:
         for frame in renderer.frames(seq.params):
             yield frame

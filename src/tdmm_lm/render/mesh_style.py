@@ -9,7 +9,8 @@ import numpy as np
 from tdmm_lm.face import FaceModel
 from tdmm_lm.face import topology as tp
 from tdmm_lm.render.camera import Framing
-from tdmm_lm.render.raster import rasterize, shade_smooth, vertex_normals
+from tdmm_lm.render.raster import rasterize
+from tdmm_lm.render.shading import VertexNormals, shade_smooth
 
 __all__ = ["MeshRenderer"]
 
@@ -33,6 +34,7 @@ class MeshRenderer:
         model: The face model.
         size: Output size in pixels (square).
         background: RGB background colour.
+        framing: Camera framing; by default the whole face with room for head motion.
     """
 
     def __init__(
@@ -40,12 +42,14 @@ class MeshRenderer:
         model: FaceModel,
         size: int = 512,
         background: tuple[int, int, int] = BACKGROUND_RGB,
+        framing: Framing | None = None,
     ) -> None:
         self.model = model
-        self.framing = Framing(size=size)
+        self.framing = framing or Framing(size=size)
         self.background = np.array(background, dtype=np.uint8)
         topo = model.topology
         self.skin = topo.skin
+        self.normals = VertexNormals(topo.skin, model.n_vertices)
         self.eyes = np.concatenate([topo.eye_left, topo.eye_right])
         self.mouth = topo.mouth
         albedo = np.full(model.n_vertices, SCLERA_ALBEDO, dtype=np.float32)
@@ -66,7 +70,7 @@ class MeshRenderer:
         size = self.framing.size
         xy, depth = self.framing.project(vertices)
         skin = rasterize(xy, depth, self.skin, size, size)
-        normals = vertex_normals(vertices, self.skin)
+        normals = self.normals(vertices)
         image = shade_smooth(skin, normals, background=self.background)
         self._draw_openings(image, xy, depth, ~skin.mask, tongue_out)
         return image

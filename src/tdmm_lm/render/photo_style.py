@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from tdmm_lm.face import FaceModel
-from tdmm_lm.render.raster import warp_mesh_image
+from tdmm_lm.render.warp import warp_mesh_image
 
 __all__ = ["PhotoRenderer"]
 
