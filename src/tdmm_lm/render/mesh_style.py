@@ -16,7 +16,9 @@ __all__ = ["MeshRenderer"]
 
 BACKGROUND_RGB = (255, 255, 255)
 SCLERA_ALBEDO = 0.92
-IRIS_ALBEDO = 0.18
+IRIS_ALBEDO = 0.45
+PUPIL_ALBEDO = 0.08
+PUPIL_FRACTION = 0.45  # pupil radius relative to the iris
 MOUTH_RGB = np.array([52, 28, 30], dtype=np.float32)
 TONGUE_RGB = np.array([190, 96, 104], dtype=np.float32)
 VERTEX_BATCH = 64  # frames whose vertices are evaluated together
@@ -52,9 +54,6 @@ class MeshRenderer:
         self.normals = VertexNormals(topo.skin, model.n_vertices)
         self.eyes = np.concatenate([topo.eye_left, topo.eye_right])
         self.mouth = topo.mouth
-        albedo = np.full(model.n_vertices, SCLERA_ALBEDO, dtype=np.float32)
-        albedo[list(tp.IRIS_LEFT + tp.IRIS_RIGHT)] = IRIS_ALBEDO
-        self.eye_albedo = albedo
         self._tongue = model.channels.index("tongueOut")
 
     def render(self, vertices: np.ndarray, tongue_out: float = 0.0) -> np.ndarray:
@@ -88,13 +87,30 @@ class MeshRenderer:
         flat = image.reshape(-1, 3)
         free = uncovered.reshape(-1)
         eyes = rasterize(xy, depth, self.eyes, size, size)
-        pix, albedo = eyes.interpolate(self.eye_albedo)
-        keep = free[pix]
-        flat[pix[keep]] = (255.0 * albedo[keep, None]).astype(np.uint8)
+        pix = np.flatnonzero(eyes.mask.reshape(-1) & free)
+        flat[pix] = self._eye_colours(pix, xy)
         mouth = rasterize(xy, depth, self.mouth, size, size)
         pix = np.flatnonzero(mouth.mask.reshape(-1) & free)
         t = float(np.clip(tongue_out, 0.0, 1.0))
         flat[pix] = ((1.0 - t) * MOUTH_RGB + t * TONGUE_RGB).astype(np.uint8)
+
+    def _eye_colours(self, pix: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """(P, 3) uint8 colours of the eye pixels ``pix`` (flat indices).
+
+        Sclera, iris disc and pupil are drawn around the projected iris centres, so the gaze
+        follows the eye rotations.
+        """
+        size = self.framing.size
+        points = np.stack([pix % size, pix // size], axis=1).astype(np.float32)
+        albedo = np.full(len(pix), SCLERA_ALBEDO, dtype=np.float32)
+        for iris in (tp.IRIS_LEFT, tp.IRIS_RIGHT):
+            centre = xy[iris[0]]
+            radius = np.linalg.norm(xy[list(iris[1:])] - centre, axis=1).mean()
+            d = np.linalg.norm(points - centre, axis=1) / max(radius, 1e-6)
+            albedo = np.where(d < 1.0, IRIS_ALBEDO, albedo)
+            albedo = np.where(d < PUPIL_FRACTION, PUPIL_ALBEDO, albedo)
+        grey = (255.0 * albedo).astype(np.uint8)
+        return np.repeat(grey[:, None], 3, axis=1)
 
     def frames(self, params: np.ndarray) -> Iterator[np.ndarray]:
         """Render every frame of a (T, 61) parameter array, lazily."""
