@@ -15,8 +15,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from tdmm_lm.errors import InvalidInputError
 
 __all__ = ["BENCHMARKS", "BenchConfig", "run_benchmarks"]
 
@@ -36,13 +39,16 @@ class BenchConfig:
     render_size: int = 512
     render_frames: int = 50
     facemodel_frames: int = 20_000
+    synth_hours: float = 3.0  # long enough that pool start-up is not what gets measured
+    synth_workers: int = 2
+    synth_repeats: int = 3  # each repeat builds a whole corpus
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
             raise ValueError(f"repeats must be >= 1, got {self.repeats}")
 
 
-def _median_rate(work: Callable[[], int], repeats: int) -> float:
+def _median_rate(work: Callable[[], float], repeats: int) -> float:
     """Median of ``items / seconds`` over ``repeats`` runs, after one warm-up run."""
     work()
     rates = []
@@ -87,10 +93,30 @@ def bench_render(cfg: BenchConfig) -> float:
     return _median_rate(work, cfg.repeats)
 
 
+def bench_synth(cfg: BenchConfig) -> float:
+    """Hours of motion per wall-clock minute of ``tdmm data build``.
+
+    Procedural generators, Parquet writing included, with ``synth_workers`` processes.
+    """
+    import tempfile
+
+    from tdmm_lm.data import BuildConfig, build_corpus
+
+    build = BuildConfig(hours=cfg.synth_hours, workers=cfg.synth_workers, seed=0)
+
+    def work() -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = build_corpus(Path(tmp) / "corpus", build)
+        return manifest.hours["total"] * 60.0  # hours per minute = (hours / s) * 60
+
+    return _median_rate(work, min(cfg.repeats, cfg.synth_repeats))
+
+
 #: Figure name -> function measuring it. Later stages register theirs here.
 BENCHMARKS: dict[str, Callable[[BenchConfig], float]] = {
     "facemodel_frames_per_s": bench_facemodel,
     "render_fps": bench_render,
+    "synth_hours_per_min": bench_synth,
 }
 
 
@@ -114,7 +140,9 @@ def run_benchmarks(
     names = names or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        raise ValueError(f"unknown benchmark(s) {unknown}; valid: {', '.join(BENCHMARKS)}")
+        raise InvalidInputError(
+            f"unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(BENCHMARKS)}"
+        )
     ctx = mp.get_context("spawn")
     result: dict[str, object] = {}
     peaks: dict[str, float] = {}

@@ -15,4 +15,4 @@ class TdmmError(Exception):
 
 
 class InvalidInputError(TdmmError, ValueError):
-    """A file or argument is malformed: wrong shape, NaN, out of range, truncated, …"""
+    """A file or argument is malformed: wrong shape, NaN, out of range, truncated."""

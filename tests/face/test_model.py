@@ -48,7 +48,7 @@ def test_wrong_channel_count_is_a_clear_error(model):
 
 def test_every_blendshape_moves_the_face(model):
     moved = np.abs(model.blendshapes).max(axis=(1, 2))
-    assert (moved > 1.0).all(), [n for n, m in zip(ARKIT.channels, moved) if m <= 1.0]
+    assert (moved > 1.0).all(), [n for n, m in zip(ARKIT.channels, moved, strict=True) if m <= 1.0]
     assert np.isfinite(model.blendshapes).all()
 
 

@@ -18,6 +18,9 @@ import sys
 # Importing a command module registers its commands on ``app``.
 from tdmm_lm.cli import core  # noqa: F401  (isort: keep the registration imports together)
 from tdmm_lm.cli.app import EXIT_USER_ERROR, USER_ERRORS, app
+from tdmm_lm.cli.data import data_app
+
+app.add_typer(data_app, name="data")
 
 __all__ = ["EXIT_USER_ERROR", "app", "main"]
 

@@ -61,7 +61,11 @@ def convert(
         Path, typer.Argument(metavar="IN", help="The sequence to read: .npz or Live Link .csv.")
     ],
     output_path: Annotated[
-        Path, typer.Argument(metavar="OUT", help="The file to write: .npz, Live Link .csv, or glTF .glb (export only).")
+        Path,
+        typer.Argument(
+            metavar="OUT",
+            help="The file to write: .npz, Live Link .csv, or glTF .glb (export only).",
+        ),
     ],
 ) -> None:
     """Convert a sequence between formats, chosen by suffix: .npz <-> .csv (Live Link) -> .glb."""

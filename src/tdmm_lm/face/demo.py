@@ -1,5 +1,8 @@
-"""A short built-in ``arkit`` performance, used by the main job, the renderer's tests and
-the benchmarks: a smile, a blink, a spoken "ah", raised brows, and a look around."""
+"""A short built-in ``arkit`` performance.
+
+It is used by the main job, the renderer's tests and the benchmarks: a smile, a blink, a
+spoken "ah", raised brows, and a look around.
+"""
 
 from __future__ import annotations
 

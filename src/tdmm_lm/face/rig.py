@@ -40,7 +40,9 @@ def euler_matrices(yaw: Array, pitch: Array, roll: Array) -> Array:
     """Rotation matrices from yaw, pitch, roll.
 
     Args:
-        yaw, pitch, roll: (T,) angles in radians.
+        yaw: (T,) yaw angles in radians.
+        pitch: (T,) pitch angles in radians.
+        roll: (T,) roll angles in radians.
 
     Returns:
         (T, 3, 3) rotation matrices.

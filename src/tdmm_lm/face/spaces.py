@@ -18,7 +18,15 @@ import numpy as np
 
 from tdmm_lm.errors import InvalidInputError
 
-__all__ = ["ARKIT", "ARKIT_BLENDSHAPES", "FLAME", "SPACES", "Space", "UnknownSpaceError", "get_space"]
+__all__ = [
+    "ARKIT",
+    "ARKIT_BLENDSHAPES",
+    "FLAME",
+    "SPACES",
+    "Space",
+    "UnknownSpaceError",
+    "get_space",
+]
 
 
 class UnknownSpaceError(InvalidInputError):
@@ -162,8 +170,17 @@ ARKIT = Space(
 _FLAME_EXPRESSION_LIMIT = 10.0  # expression PCA coefficients, in standard deviations
 FLAME = Space(
     id="flame",
-    channels=tuple(f"exp{i:02d}" for i in range(50))
-    + ("jawX", "jawY", "jawZ", "eyelidLeft", "eyelidRight", "headX", "headY", "headZ"),
+    channels=(
+        *tuple(f"exp{i:02d}" for i in range(50)),
+        "jawX",
+        "jawY",
+        "jawZ",
+        "eyelidLeft",
+        "eyelidRight",
+        "headX",
+        "headY",
+        "headZ",
+    ),
     low=np.array(
         [-_FLAME_EXPRESSION_LIMIT] * 50 + [-math.pi] * 3 + [-0.5] * 2 + [-math.pi] * 3,
         dtype=np.float32,

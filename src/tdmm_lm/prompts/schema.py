@@ -52,9 +52,11 @@ class ExpressionRecipe:
     Attributes:
         word: The word as it appears in prompts ("delighted").
         category: Its emotion category ("happiness"); categories are balanced in sampling.
-        channels: ARKit channel -> apex weight at full (``extreme``) intensity, in [0, 1].
-            Left/right pairs are listed separately; asymmetric expressions (a smirk) list
-            one side only or with a lower weight.
+        channels: ARKit channel -> apex value at full (``extreme``) intensity: blendshape
+            weights in [0, 1]; a few expressions also carry a head posture (``headRoll``,
+            ``headYaw``, ``headPitch``) in radians, at most 0.2. Left/right pairs are listed
+            separately; asymmetric expressions (a smirk) list one side only or with a lower
+            weight.
         onset_s: Typical time to reach the apex.
         offset_s: Typical time to relax.
         head_pitch_deg: A posture the expression brings (sadness looks down: +), optional.
@@ -136,9 +138,11 @@ class Segment:
 
 @dataclass
 class Labels:
-    """The ``labels`` column of the corpus. Top-level fields describe the primary segment
-    (the longest non-neutral one), or the merged content where that is clearer (``actions``
-    lists every action of the clip)."""
+    """The ``labels`` column of the corpus.
+
+    Top-level fields describe the primary segment (the longest non-neutral one), or the
+    merged content where that is clearer (``actions`` lists every action of the clip).
+    """
 
     emotion: str
     emotion_category: str

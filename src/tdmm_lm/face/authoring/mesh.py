@@ -100,8 +100,10 @@ def skin_triangles() -> np.ndarray:
 
 
 def orient_toward_viewer(triangles: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    """Reorder each triangle so that its normal points toward +z (counter-clockwise seen
-    from the viewer, with y up)."""
+    """Reorder each triangle so that its normal points toward +z.
+
+    That is counter-clockwise as seen from the viewer, with y up.
+    """
     a, b, c = (vertices[triangles[:, k], :2] for k in range(3))
     cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     out = triangles.copy()
