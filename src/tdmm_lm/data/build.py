@@ -12,7 +12,6 @@ ever in memory.
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -150,14 +149,11 @@ def _build_block(corpus: str, cfg: BuildConfig, block: int, size: int, n_blocks:
 
 
 def _worker_init() -> None:
-    # One BLAS thread per process: the pool already uses every core.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
+    # One BLAS thread per process: the pool already uses every core, and OpenBLAS threads
+    # oversubscribing them halve the generators' speed.
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(1)
-    except ImportError:  # threadpoolctl is optional; numpy then uses its default
-        pass
+    threadpool_limits(1)
 
 
 def _open_or_create(corpus: Path, cfg: BuildConfig) -> Manifest:
