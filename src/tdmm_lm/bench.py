@@ -112,11 +112,67 @@ def bench_synth(cfg: BenchConfig) -> float:
     return _median_rate(work, min(cfg.repeats, cfg.synth_repeats))
 
 
+#: The tracker figures run on the demo performance rendered in the photo style at this size.
+FIT_VIDEO_SIZE = 512
+FIT_VIDEO_SECONDS = 6.0
+#: Frames per timed run of ``fit_only_fps`` (the demo's landmarks, repeated end to end).
+FIT_ONLY_FRAMES = 3000
+
+
+def _fit_video(tmp: Path) -> Path:
+    """Render the demo performance to a photo-style mp4 (the tracker benchmarks' input)."""
+    from tdmm_lm.face.demo import demo_sequence
+    from tdmm_lm.render import render_sequence
+
+    path = tmp / "face.mp4"
+    seq = demo_sequence(seconds=FIT_VIDEO_SECONDS, fps=25.0)
+    return render_sequence(seq, path, style="photo", size=FIT_VIDEO_SIZE)
+
+
+def bench_fit(cfg: BenchConfig) -> float:
+    """Frames per second of ``tdmm fit`` end to end: decode, landmarks, fit, smoothing."""
+    import tempfile
+
+    from tdmm_lm.track import fit_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        video = _fit_video(Path(tmp))
+
+        def work() -> int:
+            _, report = fit_video(video)
+            return report.frames
+
+        return _median_rate(work, cfg.repeats)
+
+
+def bench_fit_only(cfg: BenchConfig) -> float:
+    """Frames per second from landmarks to parameters (the fit, smoothing and QA alone)."""
+    import tempfile
+
+    from tdmm_lm.track import fit_track, track_landmarks
+
+    with tempfile.TemporaryDirectory() as tmp:
+        track = track_landmarks(_fit_video(Path(tmp)))
+    reps = -(-FIT_ONLY_FRAMES // track.n_frames)  # ceil
+    track.points = np.concatenate([track.points] * reps)
+    track.found = np.concatenate([track.found] * reps)
+    track.n_faces = np.concatenate([track.n_faces] * reps)
+    track.timestamps = np.arange(len(track.found)) / track.fps
+
+    def work() -> int:
+        fit_track(track)
+        return track.n_frames
+
+    return _median_rate(work, cfg.repeats)
+
+
 #: Figure name -> function measuring it. Later stages register theirs here.
 BENCHMARKS: dict[str, Callable[[BenchConfig], float]] = {
     "facemodel_frames_per_s": bench_facemodel,
     "render_fps": bench_render,
     "synth_hours_per_min": bench_synth,
+    "fit_fps": bench_fit,
+    "fit_only_fps": bench_fit_only,
 }
 
 

@@ -17,6 +17,7 @@ import sys
 
 # Importing a command module registers its commands on ``app``.
 from tdmm_lm.cli import core  # noqa: F401  (isort: keep the registration imports together)
+from tdmm_lm.cli import track  # noqa: F401
 from tdmm_lm.cli.app import EXIT_USER_ERROR, USER_ERRORS, app
 from tdmm_lm.cli.data import data_app
 

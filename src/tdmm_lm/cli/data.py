@@ -42,6 +42,13 @@ def build(
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same corpus.")] = 0,
+    t2v_cmd: Annotated[
+        str,
+        typer.Option(
+            help="Command template of the t2v generator, e.g. "
+            "'python gen.py --prompt {prompt} --out {out} --seconds {seconds}'."
+        ),
+    ] = "",
 ) -> None:
     """Generate a text-paired motion corpus (resumes if OUTPUT holds an unfinished build)."""
     from tdmm_lm.data import BuildConfig, build_corpus
@@ -53,7 +60,9 @@ def build(
         raise InvalidInputError(
             f"unknown generator(s) {', '.join(unknown)}; valid: {', '.join(GENERATORS)}"
         )
-    cfg = BuildConfig(hours=hours, generators=names, seed=seed, workers=workers)
+    cfg = BuildConfig(
+        hours=hours, generators=names, seed=seed, workers=workers, t2v_command=t2v_cmd
+    )
     bar, _ = progress_bar(f"building {output.name}", None)
 
     def on_progress(done: int, total: int) -> None:
@@ -63,6 +72,8 @@ def build(
         manifest = build_corpus(output, cfg, progress=on_progress)
     counts = ", ".join(f"{k} {v}" for k, v in manifest.counts.items() if v)
     typer.echo(f"wrote {output}: {manifest.hours['total']:.2f} h of motion ({counts})")
+    if manifest.failures:
+        typer.echo(f"{manifest.failures} prompts could not be performed (see {output}/.blocks)")
 
 
 @data_app.command()

@@ -11,6 +11,8 @@ ever in memory.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,6 +25,7 @@ import numpy as np
 
 from tdmm_lm.data.format import (
     SPLITS,
+    VIDEO_DIR,
     Manifest,
     read_manifest,
     read_split,
@@ -32,6 +35,7 @@ from tdmm_lm.data.format import (
 )
 from tdmm_lm.data.splits import assign_split, held_out_combos
 from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.face.sequence import atomic_write
 
 __all__ = ["BuildConfig", "build_corpus", "plan_blocks"]
 
@@ -52,6 +56,8 @@ class BuildConfig:
         seed: Build seed; the same seed and settings give the same corpus.
         fps: Frame rate of the generated sequences.
         block_size: Prompt specs per block (one shard per split per block).
+        t2v_command: Command template of the ``t2v`` generator (see
+            :class:`tdmm_lm.synth.CommandVideoGenerator`); only used by ``t2v``.
         workers: Processes generating blocks in parallel (not recorded: it does not change
             the result).
     """
@@ -61,6 +67,7 @@ class BuildConfig:
     seed: int = 0
     fps: float = 25.0
     block_size: int = 256
+    t2v_command: str = ""
     workers: int = 2
 
     def __post_init__(self) -> None:
@@ -68,6 +75,8 @@ class BuildConfig:
             raise InvalidInputError(f"--hours must be in (0, {MAX_HOURS:g}], got {self.hours}")
         if not self.generators:
             raise InvalidInputError("at least one --generator is needed")
+        if "t2v" in self.generators and not self.t2v_command:
+            raise InvalidInputError("the t2v generator needs --t2v-cmd (a command template)")
         if self.block_size < 1 or self.workers < 1 or self.fps <= 0:
             raise InvalidInputError(
                 f"block_size, workers and fps must be positive, got {self.block_size}, "
@@ -108,6 +117,22 @@ def plan_blocks(cfg: BuildConfig) -> list[int]:
     return sizes
 
 
+def _generator_options(cfg: BuildConfig, corpus: Path) -> dict[str, dict[str, Any]]:
+    """Per-generator options that come from the build: where videos go, the t2v command."""
+    from tdmm_lm.synth import GENERATORS
+
+    options: dict[str, dict[str, Any]] = {}
+    for name in cfg.generators:
+        fields = {f.name for f in dataclasses.fields(GENERATORS[name].config_class)}
+        opts: dict[str, Any] = {}
+        if "video_dir" in fields:
+            opts["video_dir"] = str(corpus / VIDEO_DIR)
+        if name == "t2v":
+            opts["command"] = cfg.t2v_command
+        options[name] = opts
+    return options
+
+
 def _row(spec: Any, split: str, seq: Any, generator: str) -> dict[str, Any]:
     return {
         "id": spec.id,
@@ -120,7 +145,7 @@ def _row(spec: Any, split: str, seq: Any, generator: str) -> dict[str, Any]:
         "n_frames": int(seq.n_frames),
         "space": seq.space,
         "params": seq.params.reshape(-1),
-        "video": seq.meta.get("video"),
+        "video": f"{VIDEO_DIR}/{seq.meta['video']}" if seq.meta.get("video") else None,
         "quality": seq.meta.get("quality"),
         "seed": int(spec.seed),
         "held_out_phrasing": bool(spec.held_out_phrasing),
@@ -128,23 +153,34 @@ def _row(spec: Any, split: str, seq: Any, generator: str) -> dict[str, Any]:
 
 
 def _build_block(corpus: str, cfg: BuildConfig, block: int, size: int, n_blocks: int) -> int:
-    """Generate block ``block`` and write its shards and marker; return its sample count."""
+    """Generate block ``block`` and write its shards and marker; return its spec count.
+
+    A spec a video-based generator cannot perform (:class:`GenerationError`) is left out and
+    recorded in the marker, which the manifest sums up.
+    """
     from tdmm_lm.prompts import CATEGORIES
-    from tdmm_lm.synth import get_generator
+    from tdmm_lm.synth import GenerationError, get_generator
 
     combos = held_out_combos(CATEGORIES)
-    generators = [get_generator(name) for name in cfg.generators]
+    options = _generator_options(cfg, Path(corpus))
+    generators = [get_generator(name, **options[name]) for name in cfg.generators]
     by_split: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    failures: list[dict[str, str]] = []
     for spec in _block_specs(cfg, block, size):
         generator = generators[spec.seed % len(generators)]
-        seq = generator.generate(spec, fps=cfg.fps)
+        try:
+            seq = generator.generate(spec, fps=cfg.fps)
+        except GenerationError as e:
+            log.warning("skipping %s: %s", spec.id, e)
+            failures.append({"id": spec.id, "generator": generator.name, "error": str(e)})
+            continue
         split = assign_split(spec, combos)
         by_split[split].append(_row(spec, split, seq, generator.name))
     for split, rows in by_split.items():
         write_shard(shard_path(Path(corpus), split, block, n_blocks), rows)
     marker = Path(corpus) / MARKER_DIR / f"{block:05d}.done"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+    with atomic_write(marker) as f:
+        f.write(json.dumps({"failures": failures}).encode())
     return size
 
 
@@ -238,7 +274,11 @@ def _finalise(corpus: Path, manifest: Manifest) -> Manifest:
         else:
             hours[split] = 0.0
     hours["total"] = round(sum(hours[s] for s in SPLITS), 4)
+    failures = []
+    for marker in sorted((corpus / MARKER_DIR).glob("*.done")):
+        failures += json.loads(marker.read_text() or "{}").get("failures", [])
     manifest.counts, manifest.hours = counts, hours
+    manifest.failures = len(failures)
     manifest.splits = [s for s in SPLITS if counts[s]]
     manifest.complete = True
     write_manifest(corpus, manifest)

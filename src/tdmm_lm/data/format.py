@@ -40,6 +40,7 @@ __all__ = [
     "CORPUS_FORMAT_VERSION",
     "PARQUET_SCHEMA",
     "SPLITS",
+    "VIDEO_DIR",
     "Manifest",
     "iter_samples",
     "read_manifest",
@@ -116,6 +117,8 @@ class Manifest:
         hours: Hours of motion per split and ``"total"``.
         splits: Split names present.
         complete: True once every block is written.
+        failures: Specs a video-based generator could not perform (left out; the block
+            markers in ``.blocks/`` name them).
         tdmm_lm_version: Package version of the writer.
     """
 
@@ -126,6 +129,7 @@ class Manifest:
     hours: dict[str, float] = field(default_factory=dict)
     splits: list[str] = field(default_factory=lambda: list(SPLITS))
     complete: bool = False
+    failures: int = 0
     tdmm_lm_version: str = ""
 
 
