@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from tdmm_lm.face import FaceModel
 from tdmm_lm.face import topology as tp
+from tdmm_lm.render.base import FrameRenderer
 from tdmm_lm.render.camera import Framing
 from tdmm_lm.render.raster import rasterize
 from tdmm_lm.render.shading import VertexNormals, shade_smooth
@@ -21,10 +20,9 @@ PUPIL_ALBEDO = 0.08
 PUPIL_FRACTION = 0.45  # pupil radius relative to the iris
 MOUTH_RGB = np.array([52, 28, 30], dtype=np.float32)
 TONGUE_RGB = np.array([190, 96, 104], dtype=np.float32)
-VERTEX_BATCH = 64  # frames whose vertices are evaluated together
 
 
-class MeshRenderer:
+class MeshRenderer(FrameRenderer):
     """Render ``arkit`` parameter frames of the built-in face model as shaded grey meshes.
 
     The skin is drawn with a per-pixel z-buffer and Phong-interpolated normals. The eye and
@@ -54,7 +52,6 @@ class MeshRenderer:
         self.normals = VertexNormals(topo.skin, model.n_vertices)
         self.eyes = np.concatenate([topo.eye_left, topo.eye_right])
         self.mouth = topo.mouth
-        self._tongue = model.channels.index("tongueOut")
 
     def render(self, vertices: np.ndarray, tongue_out: float = 0.0) -> np.ndarray:
         """One frame.
@@ -111,11 +108,3 @@ class MeshRenderer:
             albedo = np.where(d < PUPIL_FRACTION, PUPIL_ALBEDO, albedo)
         grey = (255.0 * albedo).astype(np.uint8)
         return np.repeat(grey[:, None], 3, axis=1)
-
-    def frames(self, params: np.ndarray) -> Iterator[np.ndarray]:
-        """Render every frame of a (T, 61) parameter array, lazily."""
-        tongue = params[:, self._tongue]
-        for start in range(0, len(params), VERTEX_BATCH):
-            verts = self.model.vertices(params[start : start + VERTEX_BATCH])
-            for k, v in enumerate(verts):
-                yield self.render(v, float(tongue[start + k]))

@@ -14,13 +14,13 @@ lips and removes the smile, so all-zero parameters show a neutral face.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from tdmm_lm.face import FaceModel
+from tdmm_lm.render.base import FrameRenderer
 from tdmm_lm.render.warp import warp_mesh_image
 
 __all__ = ["PhotoRenderer"]
@@ -29,7 +29,6 @@ CROP_FACE_WIDTHS = 2.4  # the square crop around the face, in face widths
 CROP_CENTRE_SHIFT = (0.0, 0.08)  # shift of the crop centre, in face widths (down a little)
 MOUTH_RGB = (40, 22, 24)
 TONGUE_RGB = (176, 84, 92)
-VERTEX_BATCH = 64
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +38,7 @@ def _portrait() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut())
 
 
-class PhotoRenderer:
+class PhotoRenderer(FrameRenderer):
     """Render ``arkit`` parameter frames as a warped photograph.
 
     Args:
@@ -82,7 +81,6 @@ class PhotoRenderer:
         self.mouth_mask = np.zeros(len(self.under), dtype=bool)
         self.mouth_mask[n_eye:] = True
         self._n_vertices = n
-        self._tongue = model.channels.index("tongueOut")
 
     def _to_output(self, portrait_xy: np.ndarray) -> np.ndarray:
         return (portrait_xy - self.crop_origin) * self.crop_scale
@@ -130,11 +128,3 @@ class PhotoRenderer:
             depth=dst_depth,
             fill=under,
         )
-
-    def frames(self, params: np.ndarray) -> Iterator[np.ndarray]:
-        """Render every frame of a (T, 61) parameter array, lazily."""
-        tongue = params[:, self._tongue]
-        for start in range(0, len(params), VERTEX_BATCH):
-            verts = self.model.vertices(params[start : start + VERTEX_BATCH])
-            for k, v in enumerate(verts):
-                yield self.render(v, float(tongue[start + k]))
