@@ -12,9 +12,16 @@ from tdmm_lm.errors import InvalidInputError, TdmmError
 
 __version__ = "0.1.0"
 
-__all__ = ["FaceModel", "FaceSequence", "InvalidInputError", "TdmmError", "__version__"]
+__all__ = [
+    "FaceModel",
+    "FaceSequence",
+    "InvalidInputError",
+    "TdmmError",
+    "__version__",
+    "load_model",
+]
 
-_LAZY = {"FaceSequence": "tdmm_lm.face", "FaceModel": "tdmm_lm.face"}
+_LAZY = {"FaceSequence": "tdmm_lm.face", "FaceModel": "tdmm_lm.face", "load_model": "tdmm_lm.lm"}
 
 
 def __getattr__(name: str) -> Any:

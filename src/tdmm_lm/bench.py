@@ -166,6 +166,68 @@ def bench_fit_only(cfg: BenchConfig) -> float:
     return _median_rate(work, cfg.repeats)
 
 
+#: The language-model figures animate and describe this prompt's clip, 4 s long (SPEC §8).
+LM_PROMPT = "a person smiles broadly and nods twice"
+LM_SECONDS = 4.0
+#: Timed training steps of ``train_tokens_per_s`` (after as many untimed ones).
+LM_TRAIN_STEPS = 10
+
+
+def _median_ms(work: Callable[[int], object], repeats: int) -> float:
+    """Median wall time of ``work(i)``, in milliseconds, after one warm-up call."""
+    work(0)
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        work(i)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def bench_animate(cfg: BenchConfig) -> float:
+    """Milliseconds to animate a 4 s clip with the shipped model (``load_model()``)."""
+    from tdmm_lm.lm import load_model
+
+    model = load_model()
+    return _median_ms(lambda i: model.animate(LM_PROMPT, LM_SECONDS, seed=i), cfg.repeats)
+
+
+def bench_describe(cfg: BenchConfig) -> float:
+    """Milliseconds to describe a 4 s clip with the shipped model."""
+    from tdmm_lm.lm import load_model
+
+    model = load_model()
+    clip = model.animate(LM_PROMPT, LM_SECONDS, seed=0)
+    return _median_ms(lambda i: model.describe(clip), cfg.repeats)
+
+
+def bench_train_lm(cfg: BenchConfig) -> float:
+    """Tokens per second of the release recipe's training loop (timed steps only).
+
+    The corpus is small and the motion tokenizer untrained: neither changes what a step costs.
+    """
+    import json
+    import tempfile
+
+    from tdmm_lm.data import BuildConfig, build_corpus
+    from tdmm_lm.lm import get_recipe, train_lm
+    from tdmm_lm.tokenizer import MotionTokenizer, TokenizerConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        build_corpus(root / "corpus", BuildConfig(hours=0.1, workers=1, seed=0))
+        MotionTokenizer(TokenizerConfig(codebook_size=512)).save_pretrained(root / "tok")
+        steps = 2 * LM_TRAIN_STEPS
+        run = get_recipe(
+            "release", corpus=str(root / "corpus"), tokenizer=str(root / "tok"),
+            output=str(root / "lm"), steps=steps, log_every=LM_TRAIN_STEPS, eval_every=steps,
+            eval_clips=1, checkpoint_every=steps,
+        )  # fmt: skip
+        train_lm(run)
+        log = [json.loads(line) for line in open(root / "lm" / "train_log.jsonl")]
+    return [r["tokens_per_s"] for r in log if r["event"] == "train"][-1]
+
+
 #: Figure name -> function measuring it. Later stages register theirs here.
 BENCHMARKS: dict[str, Callable[[BenchConfig], float]] = {
     "facemodel_frames_per_s": bench_facemodel,
@@ -173,6 +235,9 @@ BENCHMARKS: dict[str, Callable[[BenchConfig], float]] = {
     "synth_hours_per_min": bench_synth,
     "fit_fps": bench_fit,
     "fit_only_fps": bench_fit_only,
+    "animate_ms": bench_animate,
+    "describe_ms": bench_describe,
+    "train_tokens_per_s": bench_train_lm,
 }
 
 

@@ -16,8 +16,12 @@ from __future__ import annotations
 import sys
 
 # Importing a command module registers its commands on ``app``.
-from tdmm_lm.cli import core  # noqa: F401  (isort: keep the registration imports together)
-from tdmm_lm.cli import track  # noqa: F401
+from tdmm_lm.cli import (
+    core,  # noqa: F401  (isort: keep the registration imports together)
+    lm,  # noqa: F401
+    tokenizer,  # noqa: F401
+    track,  # noqa: F401
+)
 from tdmm_lm.cli.app import EXIT_USER_ERROR, USER_ERRORS, app
 from tdmm_lm.cli.data import data_app
 

@@ -1,0 +1,277 @@
+"""Training data of the language model: tokenized corpus splits and padded batches.
+
+A corpus split is read once, its motions are encoded by the motion tokenizer, and the codes
+are cached in the run directory (``cache/{split}.safetensors``), so a resumed run and the
+other processes of a distributed run do not encode again.
+
+Batches are a pure function of ``(seed, rank, step)``: :func:`get_batch` draws a pool of
+examples from a generator seeded by the pool number, sorts them by length (little padding),
+cuts the pool into batches and shuffles those. A resumed run therefore sees exactly the
+batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tdmm_lm.lm.model import COUNTDOWN_NONE
+from tdmm_lm.lm.tasks import L2M_TEMPLATES, M2L_TEMPLATES, Example, TaskBuilder
+
+__all__ = ["Batch", "ClipSet", "collate", "get_batch", "load_clips"]
+
+#: Columns read besides the parameters.
+_TEXT_COLUMNS = ["id", "prompt", "captions", "n_frames", "fps", "labels"]
+#: Share of Language2Motion examples whose text is the generation prompt (else a caption).
+PROMPT_SHARE = 0.5
+
+
+@dataclass
+class ClipSet:
+    """One tokenized corpus split.
+
+    Attributes:
+        ids: Sample ids.
+        codes: Motion codes of each clip, (N_i,) int64.
+        prompts: The prompt that drove each clip's generation.
+        captions: Each clip's reference captions (paraphrases).
+        seconds: Each clip's duration.
+        labels: Each clip's label struct (emotion, intensity, head motion, …).
+    """
+
+    ids: list[str]
+    codes: list[np.ndarray]
+    prompts: list[str]
+    captions: list[list[str]]
+    seconds: list[float]
+    labels: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def texts(self) -> list[str]:
+        """Every prompt and caption (to train the text vocabulary on)."""
+        return [t for p, cs in zip(self.prompts, self.captions, strict=True) for t in (p, *cs)]
+
+
+def _tokenizer_digest(tokenizer_dir: Path) -> str:
+    """Hash of the tokenizer's weights and config: the cache is only valid for them."""
+    h = hashlib.sha256()
+    for name in ("config.json", "model.safetensors"):
+        path = tokenizer_dir / name
+        if path.exists():
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load_clips(
+    corpus: Path, split: str, tokenizer: Any, tokenizer_dir: Path, cache_dir: Path | None
+) -> ClipSet:
+    """Read a split and encode its motions, reusing ``cache_dir`` when it matches.
+
+    Args:
+        corpus: The corpus folder.
+        split: Split name (``train``, ``val``, …).
+        tokenizer: A loaded ``MotionTokenizer``.
+        tokenizer_dir: Its folder (to check that a cache was made with it).
+        cache_dir: Where codes are cached (None: no cache).
+
+    Returns:
+        The tokenized split.
+    """
+    from safetensors.numpy import load_file, save_file
+
+    from tdmm_lm.data import iter_samples, read_split
+
+    table = read_split(corpus, split, columns=_TEXT_COLUMNS).to_pylist()
+    ids = [row["id"] for row in table]
+    key = hashlib.sha256(("\n".join(ids) + _tokenizer_digest(tokenizer_dir)).encode()).hexdigest()
+    cache = cache_dir / f"{split}.safetensors" if cache_dir is not None else None
+    codes: list[np.ndarray] | None = None
+    if cache is not None and cache.exists():
+        stored = load_file(str(cache))
+        if bytes(stored["key"]).decode() == key:
+            flat, offsets = stored["codes"].astype(np.int64), stored["offsets"]
+            codes = [flat[a:b] for a, b in pairwise(offsets)]
+    if codes is None:
+        params = [s["params"] for s in iter_samples(corpus, split)]
+        codes = [np.asarray(c, dtype=np.int64) for c in tokenizer.encode_batch(params)]
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            offsets = np.cumsum([0, *(len(c) for c in codes)]).astype(np.int64)
+            flat = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+            tmp = cache.with_suffix(".tmp")
+            save_file(
+                {
+                    "codes": flat.astype(np.int32),
+                    "offsets": offsets,
+                    "key": np.frombuffer(key.encode(), dtype=np.uint8),
+                },
+                str(tmp),
+            )
+            tmp.replace(cache)
+    return ClipSet(
+        ids=ids,
+        codes=codes,
+        prompts=[row["prompt"] for row in table],
+        captions=[list(row["captions"]) for row in table],
+        seconds=[row["n_frames"] / row["fps"] for row in table],
+        labels=[row["labels"] for row in table],
+    )
+
+
+@dataclass
+class Batch:
+    """Padded model inputs.
+
+    Attributes:
+        idx: (B, T) int64 input ids.
+        targets: (B, T) int64 next ids, -1 where no loss is taken (source and padding).
+        countdown: (B, T) int64 countdown (-1 = not motion).
+        text_ids: (B, P) int64 sentence-encoder ids of the ``<txt>`` slots (P may be 0).
+        text_mask: (B, P) bool, True on real encoder ids.
+        tasks: Each row's task (``"l2m"`` or ``"m2l"``).
+        n_tokens: Input positions that are not padding (for throughput).
+        text_drop: (B,) bool, rows whose encoder states are hidden (zeroed).
+    """
+
+    idx: torch.Tensor
+    targets: torch.Tensor
+    countdown: torch.Tensor
+    text_ids: torch.Tensor
+    text_mask: torch.Tensor
+    tasks: list[str]
+    n_tokens: int
+    text_drop: torch.Tensor
+
+
+def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
+    """Shift, crop to ``block_size`` and right-pad examples into a :class:`Batch`.
+
+    Right padding is safe under causal attention: a real position never attends to a pad.
+    """
+    rows = [min(len(e) - 1, block_size) for e in examples]
+    width = max(rows)
+    b = len(examples)
+    idx = np.full((b, width), pad_id, dtype=np.int64)
+    targets = np.full((b, width), -1, dtype=np.int64)
+    countdown = np.full((b, width), COUNTDOWN_NONE, dtype=np.int64)
+    for i, (e, n) in enumerate(zip(examples, rows, strict=True)):
+        idx[i, :n] = e.tokens[:n]
+        targets[i, :n] = e.tokens[1 : n + 1]
+        targets[i, : e.n_source - 1] = -1  # no loss on predicting the source
+        countdown[i, :n] = e.countdown[:n]
+    p = max((len(e.text_ids) for e in examples), default=0)
+    text_ids = np.zeros((b, p), dtype=np.int64)
+    text_mask = np.zeros((b, p), dtype=bool)
+    for i, e in enumerate(examples):
+        text_ids[i, : len(e.text_ids)] = e.text_ids
+        text_mask[i, : len(e.text_ids)] = True
+    return Batch(
+        idx=torch.from_numpy(idx),
+        targets=torch.from_numpy(targets),
+        countdown=torch.from_numpy(countdown),
+        text_ids=torch.from_numpy(text_ids),
+        text_mask=torch.from_numpy(text_mask),
+        tasks=[e.task for e in examples],
+        n_tokens=sum(rows),
+        text_drop=torch.tensor([e.drop_text for e in examples], dtype=torch.bool),
+    )
+
+
+def draw_example(
+    clips: ClipSet,
+    builder: TaskBuilder,
+    rng: np.random.Generator,
+    l2m_fraction: float,
+    prompt_dropout: float = 0.0,
+) -> Example:
+    """One random example: a clip, a direction, a text and an instruction phrasing.
+
+    A share ``prompt_dropout`` of the Language2Motion examples hides the prompt, so that the
+    model also learns the text-free distribution classifier-free guidance contrasts with.
+    """
+    i = int(rng.integers(len(clips)))
+    captions = clips.captions[i]
+    caption = captions[int(rng.integers(len(captions)))]
+    if rng.random() < l2m_fraction:
+        text = clips.prompts[i] if rng.random() < PROMPT_SHARE else caption
+        template = int(rng.integers(len(L2M_TEMPLATES)))
+        drop = bool(rng.random() < prompt_dropout)
+        return builder.l2m(text, clips.codes[i], clips.seconds[i], template, drop)
+    template = int(rng.integers(len(M2L_TEMPLATES)))
+    return builder.m2l(clips.codes[i], caption, template)
+
+
+_POOL_CACHE: dict[tuple, list[list[Example]]] = {}
+
+
+def get_batch(
+    clips: ClipSet,
+    builder: TaskBuilder,
+    step: int,
+    *,
+    seed: int,
+    rank: int,
+    batch_size: int,
+    block_size: int,
+    l2m_fraction: float,
+    pool_batches: int,
+    prompt_dropout: float = 0.0,
+) -> Batch:
+    """The training batch of ``step`` on process ``rank``: a pure function of its arguments.
+
+    Args:
+        clips: The training split.
+        builder: Turns clips into examples.
+        step: Optimisation step.
+        seed: Run seed.
+        rank: Process index (each process draws its own examples).
+        batch_size: Examples per batch.
+        block_size: Longest sequence the model takes.
+        l2m_fraction: Share of Language2Motion examples.
+        pool_batches: Batches drawn together and grouped by length.
+        prompt_dropout: Share of Language2Motion examples with the prompt hidden.
+
+    Returns:
+        The batch.
+    """
+    pool_index, offset = divmod(step, pool_batches)
+    key = (id(clips), id(builder), seed, rank, pool_index, batch_size, l2m_fraction,
+           prompt_dropout)  # fmt: skip
+    if key not in _POOL_CACHE:
+        _POOL_CACHE.clear()  # one pool at a time: memory stays flat
+        rng = np.random.default_rng([seed, rank, pool_index])
+        pool = [
+            draw_example(clips, builder, rng, l2m_fraction, prompt_dropout)
+            for _ in range(batch_size * pool_batches)
+        ]
+        pool.sort(key=len)
+        batches = [pool[k : k + batch_size] for k in range(0, len(pool), batch_size)]
+        _POOL_CACHE[key] = [batches[j] for j in rng.permutation(len(batches))]
+    return collate(_POOL_CACHE[key][offset], builder.vocab.pad, block_size)
+
+
+def eval_examples(clips: ClipSet, builder: TaskBuilder, n_clips: int) -> list[Example]:
+    """Fixed evaluation examples: each of the first clips in both directions.
+
+    Language2Motion uses the clip's prompt and the first instruction; Motion2Language the
+    first caption and the first instruction.
+    """
+    out: list[Example] = []
+    for i in range(min(n_clips, len(clips))):
+        out.append(builder.l2m(clips.prompts[i], clips.codes[i], clips.seconds[i], 0))
+        out.append(builder.m2l(clips.codes[i], clips.captions[i][0], 0))
+    return out
+
+
+def digest(obj: Any) -> str:
+    """Short stable hash of a JSON-serialisable object."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,367 @@
+"""The language model over text and motion tokens: a small decoder-only transformer.
+
+Read top to bottom: attention (with a KV cache), MLP, block, config, then the model and its
+``generate``. Two inputs go beyond a plain GPT:
+
+* **Countdown embedding.** Every position that holds (or predicts) a motion token also gets
+  an embedding of how many motion tokens are still to come after it. Language2Motion then
+  always knows how far into the clip it is, so "starts neutral, then smiles" lands in the
+  right place for any requested length, and the clip ends exactly where asked. Positions
+  that are not motion get a separate "not motion" embedding (index ``-1`` in the input).
+* **Text prefix.** When ``text_dim > 0``, each ``<txt>`` placeholder token is replaced by a
+  projected token state of the frozen sentence encoder (:mod:`tdmm_lm.lm.text`), in order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from tdmm_lm.artifacts import PretrainedMixin
+from tdmm_lm.lm.generate import block_repeats, combine_guidance, drafted_generate, sample_next
+
+__all__ = ["COUNTDOWN_NONE", "GPTConfig", "KVCache", "TdmmGPT"]
+
+#: Countdown value of positions that are not motion.
+COUNTDOWN_NONE = -1
+#: Std of the weight initialisation (GPT-2's).
+INIT_STD = 0.02
+
+
+class KVCache:
+    """Keys and values of past positions, one preallocated buffer pair per layer.
+
+    Args:
+        n_layer: Layers of the model.
+        batch: Batch size B.
+        n_head: Heads per layer.
+        max_len: Longest sequence the cache holds (the model's block size).
+        head_dim: Width of one head.
+    """
+
+    def __init__(self, n_layer: int, batch: int, n_head: int, max_len: int, head_dim: int):
+        shape = (batch, n_head, max_len, head_dim)
+        self.k = [torch.zeros(shape) for _ in range(n_layer)]
+        self.v = [torch.zeros(shape) for _ in range(n_layer)]
+        self.length = 0  # positions filled so far (all layers alike)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention; appends to a :class:`KVCache` when given one."""
+
+    def __init__(self, d_model: int, n_head: int, dropout: float, bias: bool) -> None:
+        super().__init__()
+        self.n_head = n_head
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
+        self.proj = nn.Linear(d_model, d_model, bias=bias)
+        self.dropout = dropout
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)  # each (B, T, C)
+        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        # q, k, v: (B, nh, T, hs)
+        start = 0
+        if cache is not None:
+            start = cache.length
+            cache.k[layer][:, :, start : start + t] = k
+            cache.v[layer][:, :, start : start + t] = v
+            k = cache.k[layer][:, :, : start + t]  # (B, nh, start+T, hs)
+            v = cache.v[layer][:, :, : start + t]
+        drop = self.dropout if self.training else 0.0
+        if start == 0:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
+        elif t == 1:  # one new query sees every cached key: no mask needed
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
+        else:  # several new queries after a cached prefix: causal within the new ones
+            allowed = torch.ones(t, start + t, dtype=torch.bool).tril(diagonal=start)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=drop)
+        y = y.transpose(1, 2).reshape(b, t, c)  # (B, T, C)
+        return self.resid_dropout(self.proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: C -> 4C -> C with GELU."""
+
+    def __init__(self, d_model: int, dropout: float, bias: bool) -> None:
+        super().__init__()
+        self.up = nn.Linear(d_model, 4 * d_model, bias=bias)
+        self.down = nn.Linear(4 * d_model, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.down(F.gelu(self.up(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, d_model: int, n_head: int, dropout: float, bias: bool) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d_model, bias=bias)
+        self.attn = CausalSelfAttention(d_model, n_head, dropout, bias)
+        self.ln_2 = nn.LayerNorm(d_model, bias=bias)
+        self.mlp = MLP(d_model, dropout, bias)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, layer)
+        return x + self.mlp(self.ln_2(x))
+
+
+@dataclass
+class GPTConfig:
+    """Shape of the model. The defaults run a tiny model on CPU.
+
+    Attributes:
+        vocab_size: Number of token ids (:attr:`tdmm_lm.lm.vocab.Vocab.size`).
+        block_size: Longest sequence, in tokens (text prefix included).
+        n_layer: Transformer blocks.
+        n_head: Attention heads; must divide ``d_model``.
+        d_model: Width of the residual stream.
+        dropout: Dropout on attention, residual and embeddings (0 = none).
+        bias: Biases in linear layers and LayerNorms.
+        text_dim: Width of the sentence-encoder states for ``<txt>`` slots (0 = no encoder).
+        txt_token_id: Id of the ``<txt>`` placeholder.
+        max_countdown: Largest countdown with its own embedding; larger ones are clipped.
+    """
+
+    vocab_size: int = 512
+    block_size: int = 384
+    n_layer: int = 2
+    n_head: int = 2
+    d_model: int = 64
+    dropout: float = 0.0
+    bias: bool = True
+    text_dim: int = 0
+    txt_token_id: int = 6
+    max_countdown: int = 400
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "max_countdown"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.d_model % self.n_head:
+            raise ValueError(f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.text_dim < 0:
+            raise ValueError(f"text_dim must be >= 0, got {self.text_dim}")
+
+
+class TdmmGPT(PretrainedMixin, nn.Module):
+    """Decoder-only transformer over the joint text + motion vocabulary."""
+
+    type_tag = "tdmm_gpt"
+    config_class = GPTConfig
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
+        self.pos_emb = nn.Embedding(c.block_size, c.d_model)
+        self.countdown_emb = nn.Embedding(c.max_countdown + 2, c.d_model)  # last = "none"
+        self.text_proj = (
+            nn.Sequential(nn.LayerNorm(c.text_dim), nn.Linear(c.text_dim, c.d_model))
+            if c.text_dim
+            else None
+        )
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(
+            Block(c.d_model, c.n_head, c.dropout, c.bias) for _ in range(c.n_layer)
+        )
+        self.ln_f = nn.LayerNorm(c.d_model, bias=c.bias)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith(("attn.proj.weight", "mlp.down.weight")):
+                # Residual branches are scaled down so the stream's variance does not grow
+                # with depth (GPT-2).
+                nn.init.normal_(p, mean=0.0, std=INIT_STD / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_params(self) -> int:
+        """Number of parameters."""
+        return sum(p.numel() for p in self.parameters())
+
+    def new_cache(self, batch: int) -> KVCache:
+        """An empty KV cache for ``batch`` sequences of up to ``block_size`` tokens."""
+        c = self.config
+        return KVCache(c.n_layer, batch, c.n_head, c.block_size, c.d_model // c.n_head)
+
+    def embed(
+        self,
+        idx: torch.Tensor,
+        countdown: torch.Tensor | None,
+        text_states: torch.Tensor | None,
+        text_mask: torch.Tensor | None,
+        start: int,
+    ) -> torch.Tensor:
+        """Input embeddings of positions ``start … start+T-1``, (B, T, C)."""
+        t = idx.shape[1]
+        if start + t > self.config.block_size:
+            raise ValueError(
+                f"sequence of {start + t} tokens > block_size {self.config.block_size}"
+            )
+        x = self.tok_emb(idx)  # (B, T, C)
+        slots = idx == self.config.txt_token_id  # (B, T)
+        if text_states is not None and self.text_proj is not None:
+            prefix = self.text_proj(text_states[text_mask])  # (n_slots, C)
+            assert prefix.shape[0] == int(slots.sum()), "one <txt> slot per encoder token"
+            x = x.masked_scatter(slots[..., None], prefix.to(x.dtype))
+        if countdown is None:
+            countdown = torch.full_like(idx, COUNTDOWN_NONE)
+        none = self.config.max_countdown + 1
+        cd = torch.where(countdown < 0, none, countdown.clamp(max=self.config.max_countdown))
+        pos = torch.arange(start, start + t, device=idx.device)  # (T,)
+        return self.drop(x + self.pos_emb(pos) + self.countdown_emb(cd))
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        countdown: torch.Tensor | None = None,
+        text_states: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        all_logits: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Next-token logits and, given targets, the mean cross-entropy.
+
+        Args:
+            idx: (B, T) int64 token ids.
+            targets: (B, T) int64 next-token ids, ``-1`` where no loss is taken.
+            countdown: (B, T) int64 motion tokens still to come (``-1`` = not motion).
+            text_states: (B, P, text_dim) float32 sentence-encoder states, for ``<txt>``.
+            text_mask: (B, P) bool, True on the states that fill a ``<txt>`` slot.
+            cache: A KV cache to read past positions from and append these to.
+            all_logits: Return the logits of every position even without targets.
+
+        Returns:
+            ``(logits, loss)``: logits are (B, T, V) with targets or ``all_logits``, else
+            (B, 1, V) for the last position only; loss is a scalar tensor or None.
+        """
+        start = cache.length if cache is not None else 0
+        x = self.embed(idx, countdown, text_states, text_mask, start)  # (B, T, C)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache, i)
+        if cache is not None:
+            cache.length += idx.shape[1]
+        x = self.ln_f(x)
+        if targets is None:
+            return self.lm_head(x if all_logits else x[:, -1:]), None  # (B, T or 1, V)
+        logits = self.lm_head(x)  # (B, T, V)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1
+        )
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        *,
+        countdown: torch.Tensor | None = None,
+        new_countdown: torch.Tensor | None = None,
+        text_states: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        allowed: torch.Tensor | None = None,
+        eos_id: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+        guidance: float | None = None,
+        no_repeat_ngram: int = 0,
+        draft: int = 0,
+    ) -> torch.Tensor:
+        """Continue ``idx`` by sampling up to ``max_new_tokens`` tokens.
+
+        Args:
+            idx: (B, T) int64 prompt ids (all rows the same length, no padding).
+            max_new_tokens: Tokens to generate (fewer if every row produced ``eos_id``).
+            countdown: (B, T) int64 countdown of the prompt positions.
+            new_countdown: (max_new_tokens,) int64 countdown of each generated position.
+            text_states: (B, P, text_dim) sentence-encoder states for the prompt's slots.
+            text_mask: (B, P) bool mask of ``text_states``.
+            allowed: (V,) bool, the ids that may be sampled (None = all).
+            eos_id: Stop once every row has produced this id (it is kept in the output).
+            temperature: Softmax temperature; 0 means greedy.
+            top_k: Keep only the k most likely ids (None = all).
+            top_p: Keep the smallest set of ids whose probability reaches p (None = all).
+            generator: Random generator, for reproducible sampling.
+            use_cache: Reuse past keys and values (fast) instead of recomputing them.
+            guidance: Classifier-free guidance scale. ``idx`` then holds two rows, the
+                prompt with its text and without it (same length); each step samples from
+                ``uncond + guidance * (cond - uncond)`` and appends the id to both rows.
+            no_repeat_ngram: Never complete an n-gram the continuation already holds
+                (0 = off); keeps greedy captions from looping.
+            draft: Guess up to this many repeats of the last token per pass and keep them by
+                speculative sampling (0 = off); the same distribution, fewer passes
+                (:func:`~tdmm_lm.lm.generate.drafted_generate`). Needs the cache, no
+                ``eos_id`` and no ``no_repeat_ngram``.
+
+        Returns:
+            (B, T + n) int64: the prompt followed by the n generated ids.
+        """
+        b, t = idx.shape
+        if t + max_new_tokens > self.config.block_size:
+            raise ValueError(
+                f"prompt of {t} + {max_new_tokens} new tokens > block_size {self.config.block_size}"
+            )
+        if countdown is None:
+            countdown = torch.full_like(idx, COUNTDOWN_NONE)
+        if new_countdown is None:
+            new_countdown = torch.full((max_new_tokens,), COUNTDOWN_NONE, dtype=torch.long)
+        cache = self.new_cache(b) if use_cache else None
+        seq, cds = idx, countdown
+        logits, _ = self(
+            idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache
+        )
+        if guidance is not None and b != 2:
+            raise ValueError(f"guidance needs 2 rows (with and without text), got {b}")
+        if draft and use_cache and eos_id is None and not no_repeat_ngram:
+            return drafted_generate(
+                self, idx, max_new_tokens, draft=draft, countdown=countdown,
+                new_countdown=new_countdown, text_states=text_states, text_mask=text_mask,
+                allowed=allowed, temperature=temperature, top_k=top_k, top_p=top_p,
+                generator=generator, guidance=guidance,
+            )  # fmt: skip
+        done = torch.zeros(b, dtype=torch.bool)
+        for i in range(max_new_tokens):
+            # With guidance (1, V): pushed away from the text-free prediction.
+            step_logits = combine_guidance(logits[:, -1], guidance)  # (B or 1, V)
+            if no_repeat_ngram:
+                step_logits = block_repeats(step_logits, seq[: len(step_logits), t:],
+                                            no_repeat_ngram)  # fmt: skip
+            nxt = sample_next(step_logits, temperature, top_k, top_p, allowed, generator)
+            nxt = nxt.expand(b)  # (B,): with guidance both rows continue alike
+            seq = torch.cat([seq, nxt[:, None]], dim=1)  # (B, T+i+1)
+            if eos_id is not None:
+                done |= nxt == eos_id
+                if bool(done.all()):
+                    break
+            if i == max_new_tokens - 1:
+                break
+            cd_next = new_countdown[i].expand(b, 1)  # (B, 1)
+            cds = torch.cat([cds, cd_next], dim=1)
+            if cache is not None:
+                logits, _ = self(nxt[:, None], countdown=cd_next, cache=cache)
+            else:  # recompute everything (reference path, used to test the cache)
+                logits, _ = self(seq, countdown=cds, text_states=text_states, text_mask=text_mask)
+        return seq

@@ -1,0 +1,193 @@
+"""Training configuration of the language model and its named recipes.
+
+A recipe is a named :class:`TrainConfig`; ``tdmm train --recipe NAME`` starts from it and
+applies the command-line overrides. The resolved config is written to
+``MODELDIR/train_config.json`` before training starts.
+
+* ``tiny``: a few dozen steps of a 2-layer model, for tests (seconds).
+* ``small``: a quick look at a real corpus (minutes).
+* ``release``: the shipped model (about 35 minutes on 2 CPU cores for a 20 h corpus).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = ["RECIPES", "TextEncoder", "TrainConfig", "get_recipe"]
+
+
+class TextEncoder(str, Enum):
+    """How Language2Motion reads its prompt."""
+
+    MINILM = "minilm"  # frozen MiniLM token states, projected into <txt> slots
+    NONE = "none"  # BPE subwords of the model's own vocabulary
+
+
+#: Fields that must not change when a run is resumed (they change the model or the data).
+FROZEN_ON_RESUME = (
+    "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
+    "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
+    "prompt_dropout", "pool_batches", "max_train_clips",
+)  # fmt: skip
+
+
+@dataclass
+class TrainConfig:
+    """Everything a language-model training run depends on. Defaults run a tiny model.
+
+    Attributes:
+        corpus: The corpus folder.
+        tokenizer: The motion tokenizer folder.
+        output: The model (run) folder.
+        recipe: Name of the recipe this config came from.
+        seed: Seed of initialisation and batch order.
+        n_layer: Transformer blocks.
+        n_head: Attention heads.
+        d_model: Model width.
+        dropout: Dropout rate.
+        block_size: Longest sequence, tokens.
+        text_encoder: How the prompt is read (see :class:`TextEncoder`).
+        bpe_size: Text subwords of the BPE.
+        base_model: A local Hugging Face checkpoint to start from instead (None = own GPT).
+        lora_rank: LoRA rank for ``base_model`` (0 = train all weights).
+        steps: Optimisation steps.
+        batch_size: Examples per step and process.
+        lr: Peak learning rate.
+        min_lr: Final learning rate of the cosine decay.
+        warmup_steps: Linear warm-up steps.
+        weight_decay: AdamW weight decay (matrices only).
+        betas: AdamW betas.
+        grad_clip: Gradient-norm clip (0 = none).
+        l2m_fraction: Share of Language2Motion examples (the rest is Motion2Language).
+        prompt_dropout: Share of Language2Motion examples trained without their prompt, for
+            classifier-free guidance at generation (0 = no guidance).
+        guidance: Default classifier-free guidance scale of ``animate`` (needs
+            ``prompt_dropout > 0``; 1 = off).
+        pool_batches: Batches drawn at once and grouped by length.
+        eval_every: Steps between validations (and at the end).
+        eval_clips: Validation clips per validation (each in both directions).
+        checkpoint_every: Steps between checkpoints (the most a kill can lose).
+        log_every: Steps between log lines.
+        threads: CPU threads, shared among the processes of the machine.
+        max_train_clips: Use only this many training clips (None = all), for experiments.
+    """
+
+    corpus: str = ""
+    tokenizer: str = ""
+    output: str = ""
+    recipe: str = "tiny"
+    seed: int = 0
+    n_layer: int = 2
+    n_head: int = 2
+    d_model: int = 64
+    dropout: float = 0.0
+    block_size: int = 384
+    text_encoder: TextEncoder = TextEncoder.MINILM
+    bpe_size: int = 400
+    base_model: str | None = None
+    lora_rank: int = 0
+    steps: int = 40
+    batch_size: int = 8
+    lr: float = 2e-3
+    min_lr: float = 2e-4
+    warmup_steps: int = 5
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0
+    l2m_fraction: float = 0.5
+    prompt_dropout: float = 0.1
+    guidance: float = 2.0
+    pool_batches: int = 16
+    eval_every: int = 20
+    eval_clips: int = 16
+    checkpoint_every: int = 20
+    log_every: int = 5
+    threads: int = 2
+    max_train_clips: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes kept in the log
+
+    def __post_init__(self) -> None:
+        self.text_encoder = TextEncoder(self.text_encoder)
+        self.betas = tuple(self.betas)  # type: ignore[assignment]
+        positive = ("n_layer", "n_head", "d_model", "block_size", "steps", "batch_size",
+                    "pool_batches", "eval_every", "eval_clips", "checkpoint_every", "log_every",
+                    "threads")  # fmt: skip
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.d_model % self.n_head:
+            raise ValueError(f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
+        if not 0 < self.min_lr <= self.lr:
+            raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
+        if not 0.0 <= self.l2m_fraction <= 1.0:
+            raise ValueError(f"l2m_fraction must be in [0, 1], got {self.l2m_fraction}")
+        if not 0.0 <= self.prompt_dropout < 1.0 or self.guidance < 1.0:
+            raise ValueError(
+                f"need prompt_dropout in [0, 1) and guidance >= 1, got {self.prompt_dropout}, "
+                f"{self.guidance}"
+            )
+        if self.warmup_steps < 0 or self.lora_rank < 0:
+            raise ValueError(
+                f"warmup_steps and lora_rank must be >= 0, got {self.warmup_steps}, "
+                f"{self.lora_rank}"
+            )
+        if self.lora_rank and not self.base_model:
+            raise ValueError("lora_rank needs a base_model")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (enums as their values)."""
+        d = dataclasses.asdict(self)
+        d["text_encoder"] = self.text_encoder.value
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**data)
+
+    def resume_conflicts(self, stored: TrainConfig) -> list[str]:
+        """Settings that differ from a stored run's and would make resuming wrong."""
+        return [
+            f"{name}: {getattr(stored, name)!r} -> {getattr(self, name)!r}"
+            for name in FROZEN_ON_RESUME
+            if getattr(self, name) != getattr(stored, name)
+        ]
+
+
+RECIPES: dict[str, TrainConfig] = {
+    # One thread: a tiny model's ops are too small to share, and tests run beside other work.
+    # BPE prompts: the frozen encoder would cost more than the tiny model itself.
+    "tiny": TrainConfig(
+        recipe="tiny", steps=40, eval_every=20, eval_clips=4, checkpoint_every=8, threads=1,
+        text_encoder=TextEncoder.NONE,
+    ),
+    "small": TrainConfig(
+        recipe="small", n_layer=4, n_head=4, d_model=192, block_size=400, bpe_size=1024,
+        steps=1500, batch_size=16, lr=1.5e-3, min_lr=1.5e-4, warmup_steps=100,
+        eval_every=250, eval_clips=64, checkpoint_every=250, log_every=25,
+    ),
+    "release": TrainConfig(
+        recipe="release", n_layer=4, n_head=4, d_model=256, block_size=400, bpe_size=2048,
+        steps=1200, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
+        l2m_fraction=0.6, eval_every=300, eval_clips=128, checkpoint_every=100, log_every=25,
+        threads=1,
+    ),
+}  # fmt: skip
+
+
+def get_recipe(name: str, **overrides: Any) -> TrainConfig:
+    """A named recipe with some fields replaced.
+
+    Raises:
+        ValueError: For an unknown recipe (naming the valid ones) or a bad override.
+    """
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; valid: {', '.join(RECIPES)}")
+    return dataclasses.replace(RECIPES[name], **overrides)

@@ -1,0 +1,161 @@
+"""The two tasks as instruction templates over the one vocabulary.
+
+Every training example is a source (what the model is given) and a target (what it must
+produce); the loss is taken on the target only. Each direction has several instruction
+phrasings, drawn at random in training, so the model does not hinge on one wording::
+
+    Language2Motion  <bos> INSTRUCTION(prompt) <l2m> <len_S> | <m_..> × N <eos>
+    Motion2Language  <bos> INSTRUCTION <m2l> <m_..> × N <sep> | caption <eos>
+
+In Language2Motion the prompt is written either as BPE subwords or, with a sentence
+encoder, as one ``<txt>`` slot per encoder token (the model fills the slots with projected
+encoder states). The countdown of every motion position (how many motion tokens are still to
+come after it) is stored with the example; the position just before the first motion token
+carries the full count N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tdmm_lm.lm.model import COUNTDOWN_NONE
+from tdmm_lm.lm.vocab import Vocab
+
+__all__ = ["L2M_TEMPLATES", "M2L_TEMPLATES", "Example", "TaskBuilder", "countdown_for"]
+
+#: Longest prompt, in tokens (BPE subwords or encoder tokens); longer prompts are cut.
+MAX_PROMPT_TOKENS = 96
+#: Language2Motion instructions; ``{text}`` is where the prompt goes.
+L2M_TEMPLATES: tuple[str, ...] = (
+    "Animate a face: {text}",
+    "Generate facial motion for this description: {text}",
+    "Make the face do this: {text}",
+    "{text} Show it as facial motion.",
+    "Produce a facial performance where {text}",
+    "Turn this into face animation. {text}",
+)
+#: Motion2Language instructions (the motion follows them).
+M2L_TEMPLATES: tuple[str, ...] = (
+    "Describe this facial motion:",
+    "What does the face do?",
+    "Caption the expression and head movement:",
+    "Explain in words what happens on this face:",
+    "Write a description of the performance:",
+    "Summarise the facial motion, its intensity and timing:",
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training or inference sequence.
+
+    Attributes:
+        tokens: (L,) int64 ids, source then target.
+        n_source: Ids in the source (the loss starts at the first target id).
+        countdown: (L,) int64 motion tokens still to come after each position (-1 = none).
+        text_ids: Sentence-encoder token ids of the prompt, one per ``<txt>`` slot; empty
+            without an encoder.
+        task: ``"l2m"`` or ``"m2l"``.
+        drop_text: The prompt is hidden (classifier-free guidance's unconditional case): its
+            BPE ids are ``<pad>``, or its encoder states are to be zeroed.
+    """
+
+    tokens: np.ndarray
+    n_source: int
+    countdown: np.ndarray
+    text_ids: tuple[int, ...]
+    task: str
+    drop_text: bool = False
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def countdown_for(length: int, motion_start: int, n_motion: int) -> np.ndarray:
+    """Countdown of a sequence whose motion run is ``[motion_start, motion_start + n_motion)``.
+
+    Returns:
+        (length,) int64: N at ``motion_start - 1``, then N-1 … 0 over the run, -1 elsewhere.
+    """
+    cd = np.full(length, COUNTDOWN_NONE, dtype=np.int64)
+    cd[motion_start - 1 : motion_start + n_motion] = np.arange(n_motion, -1, -1)
+    return cd
+
+
+class TaskBuilder:
+    """Builds :class:`Example` sequences for both directions with one vocabulary.
+
+    The instruction pieces are encoded once. ``text_tokenizer``, when given, maps a prompt
+    to sentence-encoder token ids (the prompt then becomes ``<txt>`` slots); otherwise the
+    prompt is written as BPE subwords.
+
+    Args:
+        vocab: The vocabulary.
+        text_tokenizer: Prompt -> encoder token ids, or None for BPE prompts.
+    """
+
+    def __init__(self, vocab: Vocab, text_tokenizer=None) -> None:  # Callable[[str], list[int]]
+        self.vocab = vocab
+        self.text_tokenizer = text_tokenizer
+        self._l2m = [self._pieces(t) for t in L2M_TEMPLATES]
+        self._m2l = [vocab.encode_text(t) for t in M2L_TEMPLATES]
+
+    def _pieces(self, template: str) -> tuple[np.ndarray, np.ndarray]:
+        """The ids before and after ``{text}``; words after the prompt keep their space."""
+        before, after = (p.strip() for p in template.split("{text}"))
+        return self.vocab.encode_text(before), self.vocab.encode_text(f" {after}" if after else "")
+
+    def prompt_part(self, text: str, drop: bool = False) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The prompt as ids in the sequence, and the encoder ids that fill its slots.
+
+        With ``drop``, BPE prompts become as many ``<pad>`` ids, so a prompt and its hidden
+        version have the same length (encoder slots stay; their states are zeroed later).
+        """
+        if self.text_tokenizer is None:
+            ids = self.vocab.encode_text(" " + text.strip())[:MAX_PROMPT_TOKENS]
+            return (np.full_like(ids, self.vocab.pad) if drop else ids), ()
+        enc = tuple(self.text_tokenizer(text))[:MAX_PROMPT_TOKENS]
+        return np.full(len(enc), self.vocab.txt, dtype=np.int64), enc
+
+    def l2m_source(
+        self, text: str, n_motion: int, seconds: float, template: int = 0, drop: bool = False
+    ) -> Example:
+        """The Language2Motion source for generating ``n_motion`` motion tokens."""
+        before, after = self._l2m[template % len(self._l2m)]
+        prompt, enc = self.prompt_part(text, drop)
+        v = self.vocab
+        tokens = np.concatenate(
+            [[v.bos], before, prompt, after, [v.l2m, v.len_id(seconds)]]
+        ).astype(np.int64)
+        cd = np.full(len(tokens), COUNTDOWN_NONE, dtype=np.int64)
+        cd[-1] = n_motion
+        return Example(tokens, len(tokens), cd, enc, "l2m", drop)
+
+    def l2m(
+        self, text: str, codes: np.ndarray, seconds: float, template: int = 0, drop: bool = False
+    ) -> Example:
+        """A Language2Motion training example: prompt -> motion codes (N,) + ``<eos>``."""
+        src = self.l2m_source(text, len(codes), seconds, template, drop)
+        tokens = np.concatenate([src.tokens, self.vocab.motion_ids(codes), [self.vocab.eos]])
+        cd = countdown_for(len(tokens), src.n_source, len(codes))
+        return Example(tokens.astype(np.int64), src.n_source, cd, src.text_ids, "l2m", drop)
+
+    def m2l_source(self, codes: np.ndarray, template: int = 0) -> Example:
+        """The Motion2Language source: instruction, then the motion codes (N,)."""
+        v = self.vocab
+        instruction = self._m2l[template % len(self._m2l)]
+        tokens = np.concatenate(
+            [[v.bos], instruction, [v.m2l], v.motion_ids(codes), [v.sep]]
+        ).astype(np.int64)
+        cd = countdown_for(len(tokens), len(instruction) + 2, len(codes))
+        return Example(tokens, len(tokens), cd, (), "m2l")
+
+    def m2l(self, codes: np.ndarray, caption: str, template: int = 0) -> Example:
+        """A Motion2Language training example: motion codes (N,) -> caption + ``<eos>``."""
+        src = self.m2l_source(codes, template)
+        target = np.concatenate([self.vocab.encode_text(caption.strip()), [self.vocab.eos]])
+        tokens = np.concatenate([src.tokens, target]).astype(np.int64)
+        cd = np.concatenate([src.countdown, np.full(len(target), COUNTDOWN_NONE)])
+        return Example(tokens, src.n_source, cd.astype(np.int64), (), "m2l")

@@ -1,0 +1,416 @@
+"""Train the language model on both tasks at once, with HF Accelerate.
+
+``train_lm(cfg)`` is the whole run; it is built from named helpers (:func:`lr_at`,
+:func:`get_batch`, :func:`evaluate`, :func:`save_checkpoint`) and runs unchanged on one CPU
+process or under ``accelerate launch`` on several processes, GPUs or machines: each process
+draws its own batches, gradients are averaged by Accelerate's DDP wrapper.
+
+The run folder (``cfg.output``) gets, in order: ``train_config.json`` (the resolved config,
+before anything else), ``cache/`` (the tokenized corpus), ``vocab.json``,
+``train_log.jsonl`` (one JSON object a line: train, val, checkpoint and end events, with
+tokens per second and wall time), ``checkpoints/step-*/`` every ``checkpoint_every`` steps,
+and finally the model itself (:meth:`~tdmm_lm.lm.api.TdmmModel.save`). ``resume=True``
+continues from the newest checkpoint, so a kill loses at most one checkpoint interval.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.lm.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from tdmm_lm.lm.data import Batch, ClipSet, collate, eval_examples, get_batch, load_clips
+from tdmm_lm.lm.recipes import TextEncoder, TrainConfig
+from tdmm_lm.lm.tasks import Example
+
+__all__ = ["evaluate", "get_batch", "lr_at", "save_checkpoint", "train_lm"]
+
+log = logging.getLogger(__name__)
+
+TRAIN_CONFIG_NAME = "train_config.json"
+LOG_NAME = "train_log.jsonl"
+CACHE_DIR = "cache"
+#: Examples per forward pass in :func:`evaluate`.
+EVAL_BATCH = 16
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate of ``step``: linear warm-up to ``lr``, then cosine decay to ``min_lr``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def text_states(encoder: Any, batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Frozen-encoder states for a batch's ``<txt>`` slots, zeroed on hidden prompts.
+
+    Returns:
+        ((B, P, dim) float32 states, (B, P) bool mask), or (None, None) without text.
+    """
+    if encoder is None:
+        return None, None
+    states, mask = encoder.states_for(batch.text_ids, batch.text_mask)
+    if states is not None and bool(batch.text_drop.any()):
+        states[batch.text_drop] = 0.0  # the "no prompt" input: the projection's bias alone
+    return states, mask
+
+
+@torch.no_grad()
+def evaluate(
+    lm: torch.nn.Module,
+    examples: list[Example],
+    vocab: Any,
+    text_encoder: Any = None,
+    block_size: int = 1 << 20,
+) -> dict[str, float]:
+    """Teacher-forced losses and accuracies on fixed examples.
+
+    Returns:
+        ``l2m_loss`` / ``m2l_loss`` (mean cross-entropy per target token of each task),
+        ``tok_acc`` (next-motion-token accuracy of Language2Motion, the ``Tok`` metric) and
+        ``text_acc`` (next-subword accuracy of Motion2Language); NaN when a task is absent.
+    """
+    was_training = lm.training
+    lm.eval()
+    motion = torch.from_numpy(vocab.motion_mask())
+    sums = {
+        "l2m_nll": 0.0,
+        "l2m_n": 0,
+        "m2l_nll": 0.0,
+        "m2l_n": 0,
+        "tok": 0,
+        "tok_n": 0,
+        "text": 0,
+        "text_n": 0,
+    }
+    ordered = sorted(examples, key=len)
+    for k in range(0, len(ordered), EVAL_BATCH):
+        batch = collate(ordered[k : k + EVAL_BATCH], vocab.pad, block_size)
+        states, mask = text_states(text_encoder, batch)
+        logits, _ = lm(batch.idx, batch.targets, batch.countdown, states, mask)
+        nll = torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2), batch.targets.clamp(min=0), reduction="none"
+        )  # (B, T)
+        hit = logits.argmax(-1) == batch.targets  # (B, T)
+        valid = batch.targets >= 0
+        is_motion = motion[batch.targets.clamp(min=0)] & valid
+        for row, task in enumerate(batch.tasks):
+            sums[f"{task}_nll"] += float(nll[row][valid[row]].sum())
+            sums[f"{task}_n"] += int(valid[row].sum())
+            if task == "l2m":
+                sums["tok"] += int(hit[row][is_motion[row]].sum())
+                sums["tok_n"] += int(is_motion[row].sum())
+            else:
+                sums["text"] += int(hit[row][valid[row]].sum())
+                sums["text_n"] += int(valid[row].sum())
+    lm.train(was_training)
+
+    def ratio(a: str, b: str) -> float:
+        return sums[a] / sums[b] if sums[b] else float("nan")
+
+    return {
+        "l2m_loss": ratio("l2m_nll", "l2m_n"),
+        "m2l_loss": ratio("m2l_nll", "m2l_n"),
+        "tok_acc": ratio("tok", "tok_n"),
+        "text_acc": ratio("text", "text_n"),
+    }
+
+
+class RunLog:
+    """Appends JSON lines to ``train_log.jsonl`` (and scalars to TensorBoard if installed)."""
+
+    def __init__(self, run_dir: Path, enabled: bool) -> None:
+        self.path = run_dir / LOG_NAME
+        self.enabled = enabled
+        self.start = time.time()
+        self.board = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.board = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:  # TensorBoard is optional
+                pass
+
+    def write(self, event: str, step: int, **values: Any) -> None:
+        """Log one event with its values."""
+        if not self.enabled:
+            return
+        record = {"event": event, "step": step, "wall_s": round(time.time() - self.start, 2)}
+        record.update(values)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.board is not None:
+            for key, value in values.items():
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    self.board.add_scalar(f"{event}/{key}", value, step)
+        log.info("%s step %d %s", event, step, values)
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    tmp.replace(path)
+
+
+def _check_run_dir(cfg: TrainConfig, resume: bool) -> Path | None:
+    """Validate the output folder; return the checkpoint to resume from, if any."""
+    out = Path(cfg.output)
+    stored_path = out / TRAIN_CONFIG_NAME
+    if not resume:
+        if stored_path.exists() or latest_checkpoint(out) is not None:
+            raise InvalidInputError(
+                f"{out} already holds a training run; pass --resume to continue it, or "
+                "choose another -o"
+            )
+        return None
+    if stored_path.exists():
+        stored = TrainConfig.from_dict(json.loads(stored_path.read_text()))
+        conflicts = cfg.resume_conflicts(stored)
+        if conflicts:
+            raise InvalidInputError(
+                f"cannot resume {out} with other settings ({'; '.join(conflicts)})"
+            )
+    return latest_checkpoint(out)
+
+
+def params_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of a module's parameters (to check that processes stayed in sync)."""
+    h = hashlib.sha256()
+    for name, p in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, accelerator):
+    """The vocabulary, the task builder, the text encoder and an untrained model."""
+    from tdmm_lm.lm.api import ModelConfig
+    from tdmm_lm.lm.tasks import L2M_TEMPLATES, M2L_TEMPLATES, TaskBuilder
+
+    if cfg.base_model:
+        from tdmm_lm.lm.hf_base import HFBaseLM, HFVocab, add_lora, load_base_model
+
+        hf, hf_tok, seq2seq = load_base_model(cfg.base_model, tokenizer.codebook_size)
+        vocab = HFVocab(hf_tok, tokenizer.codebook_size)
+        hf_dict = hf.config.to_dict()
+        if cfg.lora_rank:
+            hf = add_lora(hf, cfg.lora_rank)
+        backend = "hf_seq2seq" if seq2seq else "hf_causal"
+        model_cfg = ModelConfig(backend=backend, text_encoder="none", hf_config=hf_dict)
+        return vocab, TaskBuilder(vocab), None, HFBaseLM(hf, seq2seq, vocab.pad), model_cfg
+
+    from tdmm_lm.lm.model import GPTConfig, TdmmGPT
+    from tdmm_lm.lm.vocab import Vocab, train_vocab
+
+    vocab_path = out / "vocab.json"
+    with accelerator.main_process_first():  # the main process trains it, the others read it
+        if vocab_path.exists():
+            vocab = Vocab.from_json(vocab_path.read_text())
+        else:
+            templates = [t.replace("{text}", "") for t in L2M_TEMPLATES] + list(M2L_TEMPLATES)
+            vocab = train_vocab(train_texts + templates, tokenizer.codebook_size, cfg.bpe_size)
+            if accelerator.is_main_process:
+                tmp = vocab_path.with_suffix(".tmp")
+                tmp.write_text(vocab.to_json())
+                tmp.replace(vocab_path)
+    encoder = None
+    if cfg.text_encoder == TextEncoder.MINILM:
+        from tdmm_lm.lm.text import MINILM_DIM, load_minilm
+
+        encoder = load_minilm()
+    gpt_cfg = GPTConfig(
+        vocab_size=vocab.size,
+        block_size=cfg.block_size,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        d_model=cfg.d_model,
+        dropout=cfg.dropout,
+        text_dim=MINILM_DIM if encoder is not None else 0,
+        txt_token_id=vocab.txt,
+        max_countdown=cfg.block_size,
+    )
+    model_cfg = ModelConfig(
+        text_encoder=cfg.text_encoder.value,
+        gpt=gpt_cfg.__dict__.copy(),
+        guidance=cfg.guidance if cfg.prompt_dropout > 0 else 1.0,
+    )
+    builder = TaskBuilder(vocab, encoder.token_ids if encoder is not None else None)
+    return vocab, builder, encoder, TdmmGPT(gpt_cfg), model_cfg
+
+
+def make_optimizer(lm: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the trainable weights; no weight decay on biases and norms (1-D tensors)."""
+    trainable = [p for p in lm.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+
+
+def _restore(checkpoint: Path, lm: torch.nn.Module, optimizer, accelerator) -> int:
+    """Load a checkpoint into the (unwrapped) model and optimizer; return its step."""
+    step, weights, opt_state, rng, _ = load_checkpoint(checkpoint)
+    lm.load_state_dict(weights)
+    optimizer.load_state_dict(opt_state)
+    if rng.shape[0] == accelerator.num_processes:  # same world: each process its own stream
+        torch.set_rng_state(rng[accelerator.process_index].clone())
+    return step
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    encoder: Any,
+    accelerator: Any,
+    grad_clip: float,
+) -> torch.Tensor:
+    """One optimisation step on ``batch``; returns the (detached) loss."""
+    device = accelerator.device
+    states, mask = text_states(encoder, batch)
+    if states is not None:
+        states, mask = states.to(device), mask.to(device)
+    idx, targets, countdown = (t.to(device) for t in (batch.idx, batch.targets, batch.countdown))
+    _, loss = model(idx, targets, countdown, states, mask)
+    accelerator.backward(loss)
+    if grad_clip:
+        accelerator.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
+
+
+def train_lm(
+    cfg: TrainConfig, resume: bool = False, progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """Train (or resume) a language model run; return the model folder ``cfg.output``.
+
+    Args:
+        cfg: The run's config (see :mod:`tdmm_lm.lm.recipes`).
+        resume: Continue from the newest checkpoint in ``cfg.output`` (if there is one).
+        progress: Called with (steps done, total steps) after every step.
+
+    Raises:
+        InvalidInputError: The output folder holds another run (without ``resume``), or the
+            corpus or tokenizer cannot be read.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs, gather_object
+
+    from tdmm_lm.lm.api import TdmmModel
+    from tdmm_lm.tokenizer import MotionTokenizer
+
+    # Unused parameters are normal here: a batch may hold no prompt for the text projection.
+    accelerator = Accelerator(
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)]
+    )
+    if accelerator.device.type == "cpu":
+        torch.set_num_threads(max(1, cfg.threads // accelerator.num_processes))
+    out = Path(cfg.output)
+    checkpoint = _check_run_dir(cfg, resume)
+    accelerator.wait_for_everyone()  # every process has checked before anything is written
+    out.mkdir(parents=True, exist_ok=True)
+    if accelerator.is_main_process:
+        _write_json_atomic(out / TRAIN_CONFIG_NAME, cfg.to_dict())
+    run_log = RunLog(out, accelerator.is_main_process)
+    torch.manual_seed(cfg.seed)
+
+    tokenizer = MotionTokenizer.from_pretrained(cfg.tokenizer)
+    corpus, tok_dir = Path(cfg.corpus), Path(cfg.tokenizer)
+    with accelerator.main_process_first():  # the main process fills the cache
+        train = load_clips(corpus, "train", tokenizer, tok_dir, out / CACHE_DIR)
+        val = load_clips(corpus, "val", tokenizer, tok_dir, out / CACHE_DIR)
+    if cfg.max_train_clips is not None:
+        train = ClipSet(**{f.name: getattr(train, f.name)[: cfg.max_train_clips]
+                           for f in dataclasses.fields(train)})  # fmt: skip
+    if not len(train):
+        raise InvalidInputError(f"{corpus}: the train split is empty")
+
+    torch.manual_seed(cfg.seed)  # the same initial weights in every process
+    vocab, builder, encoder, lm, model_cfg = _build(cfg, tokenizer, train.texts(), out, accelerator)
+    model_cfg.max_motion_tokens = max(len(c) for c in train.codes)
+    optimizer = make_optimizer(lm, cfg)
+    start = 0
+    if checkpoint is not None:
+        start = _restore(checkpoint, lm, optimizer, accelerator)
+        run_log.write("resume", start, checkpoint=checkpoint.name)
+    else:
+        n_params = sum(p.numel() for p in lm.parameters())
+        run_log.write("start", 0, params=n_params, train_clips=len(train), val_clips=len(val),
+                      vocab=vocab.size, processes=accelerator.num_processes)  # fmt: skip
+    model, optimizer = accelerator.prepare(lm, optimizer)
+    val_examples = eval_examples(val, builder, cfg.eval_clips)
+
+    model.train()
+    tokens, tick, losses = 0, time.time(), []
+    for step in range(start, cfg.steps):
+        lr = lr_at(step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = get_batch(
+            train, builder, step, seed=cfg.seed, rank=accelerator.process_index,
+            batch_size=cfg.batch_size, block_size=cfg.block_size, l2m_fraction=cfg.l2m_fraction,
+            pool_batches=cfg.pool_batches, prompt_dropout=cfg.prompt_dropout,
+        )  # fmt: skip
+        loss = train_step(model, optimizer, batch, encoder, accelerator, cfg.grad_clip)
+        done = step + 1
+        if progress is not None:
+            progress(done, cfg.steps)
+        tokens += batch.n_tokens * accelerator.num_processes
+        losses.append(loss)
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            mean = accelerator.reduce(torch.stack(losses).mean(), "mean")
+            elapsed = time.time() - tick
+            run_log.write(
+                "train",
+                done,
+                loss=round(float(mean), 5),
+                lr=lr,
+                tokens_per_s=round(tokens / max(elapsed, 1e-9), 1),
+            )
+            tokens, tick, losses = 0, time.time(), []
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            if accelerator.is_main_process:
+                metrics = evaluate(
+                    accelerator.unwrap_model(model), val_examples, vocab, encoder, cfg.block_size
+                )
+                run_log.write("val", done, **{k: round(v, 5) for k, v in metrics.items()})
+            tick = time.time()  # validation time is not training throughput
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            rng = accelerator.gather(torch.get_rng_state()[None])  # (world, n)
+            if accelerator.is_main_process:
+                path = save_checkpoint(
+                    out,
+                    done,
+                    accelerator.unwrap_model(model).state_dict(),
+                    optimizer.state_dict(),
+                    rng,
+                )
+                run_log.write("checkpoint", done, path=path.name)
+            accelerator.wait_for_everyone()
+            tick = time.time()
+
+    final = accelerator.unwrap_model(model)
+    digests = gather_object([params_digest(final)])
+    run_log.write("sync", cfg.steps, digests=digests, in_sync=len(set(digests)) == 1)
+    if accelerator.is_main_process:
+        if cfg.lora_rank:  # ship a plain model: fold the adapters into the weights
+            final.hf = final.hf.merge_and_unload()
+        TdmmModel(final, vocab, tokenizer, model_cfg).save(out)
+        run_log.write("end", cfg.steps, model=str(out))
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return out

@@ -1,0 +1,170 @@
+"""Training configuration of the motion tokenizer, and its named recipes.
+
+A recipe is a named set of values for :class:`TokenizerTrainConfig` (model sizes, steps,
+batch, learning rate). :meth:`TokenizerTrainConfig.from_recipe` resolves a recipe with
+command-line overrides into one config; that resolved config is what a run writes to
+``train_config.json`` before it starts.
+
+Recipes:
+
+* ``tiny``: a few seconds on a CPU, for tests.
+* ``default``: the release tokenizer; trains in about a quarter of an hour on a 2-core CPU
+  on a 20-hour corpus. ``release`` is the same recipe under the name the release pipeline
+  uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.tokenizer.model import TokenizerConfig
+
+__all__ = ["RECIPES", "TokenizerTrainConfig"]
+
+_DEFAULT = {
+    "model": TokenizerConfig(
+        codebook_size=512,
+        code_dim=32,
+        frames_per_token=1,
+        width=128,
+        depth=3,
+        dead_after=100,
+    ),
+    "steps": 3000,
+    "batch_size": 32,
+    "window": 48,
+    "lr": 2e-3,
+    "warmup_steps": 100,
+    "ae_warmup_steps": 300,
+    "log_interval": 50,
+    "eval_interval": 500,
+    "checkpoint_interval": 250,
+}
+
+#: Recipe name -> :class:`TokenizerTrainConfig` field values (the rest keep their defaults).
+RECIPES: dict[str, dict[str, Any]] = {
+    "tiny": {},
+    "default": _DEFAULT,
+    "release": _DEFAULT,
+}
+
+
+@dataclass
+class TokenizerTrainConfig:
+    """Everything a tokenizer training run depends on.
+
+    The defaults are the ``tiny`` recipe: a run of seconds on a CPU.
+
+    Attributes:
+        corpus: The corpus folder (reads its ``train``, ``val`` and ``test`` splits).
+        output: The run / artefact folder.
+        recipe: Name of the recipe these values came from (recorded, not re-applied).
+        model: The tokenizer architecture and loss weights.
+        steps: Optimiser steps.
+        batch_size: Windows per step.
+        window: Frames per window (a multiple of ``model.frames_per_token``).
+        lr: Peak learning rate of AdamW.
+        min_lr_ratio: The cosine schedule ends at ``lr * min_lr_ratio``.
+        warmup_steps: Linear learning-rate warm-up.
+        ae_warmup_steps: Steps trained as a plain autoencoder (no codebook) before the
+            codebook is initialised by k-means++ on encoder outputs; 0 initialises it from
+            the untrained encoder at step 0.
+        kmeans_batches: Batches of encoder outputs gathered for that initialisation.
+        weight_decay: AdamW weight decay.
+        grad_clip: Gradient-norm clip.
+        seed: Seed of everything random (windows, initialisation, code resets).
+        log_interval: Steps between training-log lines.
+        eval_interval: Steps between validations.
+        eval_sequences: Validation sequences used by each periodic validation.
+        checkpoint_interval: Steps between checkpoints (the most a kill can lose).
+    """
+
+    corpus: str = ""
+    output: str = ""
+    recipe: str = "tiny"
+    model: TokenizerConfig = field(default_factory=TokenizerConfig)
+    steps: int = 60
+    batch_size: int = 16
+    window: int = 32
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 5
+    ae_warmup_steps: int = 10
+    kmeans_batches: int = 8
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+    log_interval: int = 10
+    eval_interval: int = 30
+    eval_sequences: int = 128
+    checkpoint_interval: int = 20
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):  # from JSON
+            self.model = TokenizerConfig(**self.model)
+        positive = (
+            "steps",
+            "batch_size",
+            "window",
+            "kmeans_batches",
+            "log_interval",
+            "eval_interval",
+            "eval_sequences",
+            "checkpoint_interval",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise InvalidInputError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("warmup_steps", "ae_warmup_steps"):
+            if getattr(self, name) < 0:
+                raise InvalidInputError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.window % self.model.frames_per_token:
+            raise InvalidInputError(
+                f"window ({self.window}) must be a multiple of frames_per_token "
+                f"({self.model.frames_per_token})"
+            )
+        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise InvalidInputError(
+                f"need lr > 0 and min_lr_ratio in [0, 1], got {self.lr}, {self.min_lr_ratio}"
+            )
+        if self.grad_clip <= 0 or self.weight_decay < 0:
+            raise InvalidInputError(
+                f"need grad_clip > 0 and weight_decay >= 0, got {self.grad_clip}, "
+                f"{self.weight_decay}"
+            )
+
+    @classmethod
+    def from_recipe(cls, name: str, **overrides: Any) -> TokenizerTrainConfig:
+        """Resolve a named recipe with overrides.
+
+        Args:
+            name: A key of :data:`RECIPES`.
+            **overrides: Field values that replace the recipe's (``None`` values are
+                ignored, so optional command-line options can be passed as they are).
+
+        Raises:
+            InvalidInputError: For an unknown recipe (listing the valid ones) or field.
+        """
+        if name not in RECIPES:
+            raise InvalidInputError(f"unknown recipe {name!r}; valid: {', '.join(RECIPES)}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise InvalidInputError(f"unknown tokenizer training option(s): {', '.join(unknown)}")
+        values = {**RECIPES[name], "recipe": name}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values.get("model"), TokenizerConfig):
+            values["model"] = dataclasses.replace(values["model"])  # never share a recipe's
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-able dict (the model config nested under ``model``)."""
+        return dataclasses.asdict(self)
+
+    def same_run(self, other: TokenizerTrainConfig) -> list[str]:
+        """Names of the fields that differ from ``other`` (empty: the same run)."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return sorted(k for k in mine if mine[k] != theirs[k])

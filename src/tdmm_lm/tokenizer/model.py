@@ -1,0 +1,428 @@
+"""The geometry VQ-VAE: motion (T, 61) -> tokens (ceil(T / r),) -> motion.
+
+The blocks (encoder, decoder) are in :mod:`tdmm_lm.tokenizer.blocks` and the codebook in
+:mod:`tdmm_lm.tokenizer.quantizer`; this module holds the config, then
+:class:`MotionTokenizer`: the model with its losses and the NumPy API the language model
+uses.
+
+Shapes use B for batch, T for frames, N = T / r for token positions (r frames per token),
+D for the code dimension, K for the codebook size and V for the face model's vertices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tdmm_lm.artifacts import PretrainedMixin
+from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.face import ARKIT, FaceModel
+from tdmm_lm.tokenizer.blocks import Decoder, Encoder
+from tdmm_lm.tokenizer.quantizer import EMAQuantizer
+
+__all__ = ["MotionTokenizer", "TokenizerConfig"]
+
+N_CHANNELS = ARKIT.dim  # 61
+N_BLENDSHAPES = 52
+ANGLES = slice(N_BLENDSHAPES, N_CHANNELS)  # head yaw/pitch/roll, then both eyes' yaw/pitch/roll
+#: Lower bound of a channel's standard deviation when normalising: some blendshapes never
+#: move in a corpus, and dividing by ~0 would blow their noise up.
+MIN_STD = 1e-2
+#: Frames per token allowed (each halving is one strided convolution).
+RATES = (1, 2, 4)
+#: Frames (with padding) per forward pass of :meth:`MotionTokenizer.encode_batch`.
+ENCODE_CHUNK_FRAMES = 32_768
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclass
+class TokenizerConfig:
+    """Architecture and loss weights of the motion tokenizer.
+
+    The defaults are a small model that trains in seconds on a CPU (the ``tiny`` recipe);
+    the recipes in :mod:`tdmm_lm.tokenizer.config` set the release sizes.
+
+    Attributes:
+        codebook_size: K, the number of motion tokens.
+        code_dim: D, the dimension of a code.
+        frames_per_token: Temporal rate r: 1 (one token a frame), 2 or 4.
+        width: Convolution width of the encoder and decoder.
+        depth: Residual blocks in the encoder and in the decoder.
+        kernel: Temporal kernel size (odd).
+        dilation_growth: Dilation factor between successive residual blocks.
+        ema_decay: EMA decay of the codebook.
+        dead_after: Training steps without use after which a code is reset.
+        fps: Frame rate of the training corpus (tokens are only meaningful at it).
+        vertex_weight: L1 on the vertices, per mm.
+        angle_weight: L1 on the head and eye angles, per degree (geometry alone barely
+            sees the eyes: their rotation moves 10 of 478 vertices).
+        param_weight: L1 on the blendshape weights plus a penalty outside [0, 1].
+        velocity_weight: L1 on the vertex velocities, per mm per frame.
+        commit_weight: Commitment loss, pulling encoder outputs onto their codes.
+        rotation_trick: Gradients through the codebook by the rotation trick rather than
+            straight-through.
+    """
+
+    codebook_size: int = 64
+    code_dim: int = 16
+    frames_per_token: int = 1
+    width: int = 32
+    depth: int = 2
+    kernel: int = 3
+    dilation_growth: int = 2
+    ema_decay: float = 0.99
+    dead_after: int = 20
+    fps: float = 25.0
+    vertex_weight: float = 1.0
+    angle_weight: float = 0.2
+    param_weight: float = 1.0
+    velocity_weight: float = 0.5
+    commit_weight: float = 0.25
+    rotation_trick: bool = False
+
+    def __post_init__(self) -> None:
+        if self.frames_per_token not in RATES:
+            raise ValueError(
+                f"frames_per_token must be one of {RATES}, got {self.frames_per_token}"
+            )
+        for name in ("codebook_size", "code_dim", "width", "dead_after"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.codebook_size < 2:
+            raise ValueError(f"codebook_size must be at least 2, got {self.codebook_size}")
+        if self.depth < 0 or self.kernel < 1 or self.kernel % 2 == 0:
+            raise ValueError(f"need depth >= 0 and an odd kernel, got {self.depth}, {self.kernel}")
+        if self.dilation_growth < 1:
+            raise ValueError(f"dilation_growth must be >= 1, got {self.dilation_growth}")
+        if not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        weights = [f.name for f in dataclasses.fields(self) if f.name.endswith("_weight")]
+        for name in weights:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def levels(self) -> int:
+        """Number of 2x temporal down/upsampling stages, log2(frames_per_token)."""
+        return int(math.log2(self.frames_per_token))
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@dataclass
+class Losses:
+    """The training loss and its terms (each a scalar tensor, already weighted in ``total``)."""
+
+    total: torch.Tensor
+    vertex: torch.Tensor
+    angle: torch.Tensor
+    param: torch.Tensor
+    velocity: torch.Tensor
+    commit: torch.Tensor
+
+    def as_floats(self) -> dict[str, float]:
+        """The terms as Python floats, for logging."""
+        return {f.name: float(getattr(self, f.name).detach()) for f in dataclasses.fields(self)}
+
+
+class MotionTokenizer(nn.Module, PretrainedMixin):
+    """Geometry VQ-VAE over ``arkit`` parameter sequences.
+
+    Args:
+        config: The architecture.
+
+    Example:
+        >>> tok = MotionTokenizer.from_pretrained("TOKDIR")
+        >>> tokens = tok.encode(params)  # (T, 61) float32 -> (ceil(T / r),) int64
+        >>> params_back = tok.decode(tokens)  # (len(tokens) * r, 61) float32
+    """
+
+    type_tag: ClassVar[str] = "motion_tokenizer"
+    config_class: ClassVar[type] = TokenizerConfig
+
+    def __init__(self, config: TokenizerConfig) -> None:
+        super().__init__()
+        self.config = config
+        levels = config.levels
+        args = (config.width, config.depth, config.kernel, config.dilation_growth, levels)
+        self.encoder = Encoder(*args, config.code_dim)
+        self.quantizer = EMAQuantizer(
+            config.codebook_size,
+            config.code_dim,
+            config.ema_decay,
+            config.dead_after,
+            config.rotation_trick,
+        )
+        self.decoder = Decoder(*args, config.code_dim)
+        # Normalisation statistics: saved as artefact stats, not weights.
+        self.register_buffer("mean", torch.zeros(N_CHANNELS), persistent=False)
+        self.register_buffer("std", torch.ones(N_CHANNELS), persistent=False)
+        self.register_buffer("low", torch.tensor(ARKIT.low, dtype=torch.float32), persistent=False)
+        self.register_buffer(
+            "high", torch.tensor(ARKIT.high, dtype=torch.float32), persistent=False
+        )
+        self._face: FaceModel | None = None
+
+    # -- properties of the public API
+
+    @property
+    def codebook_size(self) -> int:
+        """K, the number of distinct motion tokens."""
+        return self.config.codebook_size
+
+    @property
+    def frames_per_token(self) -> int:
+        """Frames each token stands for (1, 2 or 4)."""
+        return self.config.frames_per_token
+
+    @property
+    def fps(self) -> float:
+        """Frame rate of the training corpus."""
+        return self.config.fps
+
+    @property
+    def face(self) -> FaceModel:
+        """The built-in face model used by the geometry loss (loaded on first use)."""
+        if self._face is None:
+            self._face = FaceModel()
+        return self._face
+
+    # -- normalisation stats (the artefact protocol)
+
+    def set_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Set the per-channel normalisation from (61,) train-split mean and std."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.std.copy_(torch.as_tensor(np.maximum(std, MIN_STD), dtype=torch.float32))
+
+    def artifact_stats(self) -> dict[str, np.ndarray]:
+        """The normalisation statistics, saved in ``stats.safetensors``."""
+        return {"mean": self.mean.cpu().numpy(), "std": self.std.cpu().numpy()}
+
+    def load_artifact_stats(self, stats: dict[str, np.ndarray]) -> None:
+        """Restore the normalisation statistics."""
+        self.set_stats(stats["mean"], stats["std"])
+
+    def normalise(self, params: torch.Tensor) -> torch.Tensor:
+        """(..., 61) parameters -> (..., 61) normalised."""
+        return (params - self.mean) / self.std
+
+    def denormalise(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., 61) normalised -> (..., 61) parameters."""
+        return x * self.std + self.mean
+
+    # -- the network
+
+    def encode_latents(
+        self, x: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder outputs before quantization.
+
+        Args:
+            x: (B, T, 61) normalised parameters; T a multiple of ``frames_per_token``.
+            mask: (B, T) bool, True at valid frames.
+
+        Returns:
+            ((B, D, N) encoder outputs, (B, N) bool token mask).
+        """
+        m = mask[:, None, :].float()  # (B, 1, T)
+        z, m = self.encoder(x.transpose(1, 2) * m, m)  # (B, D, N)
+        return z, m[:, 0] > 0
+
+    def decode_codes(self, codes: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+        """(B, D, N) codes, (B, N) bool mask -> (B, N * r, 61) normalised parameters."""
+        return self.decoder(codes, token_mask[:, None, :].float()).transpose(1, 2)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        generator: torch.Generator | None = None,
+        quantize: bool = True,
+    ) -> tuple[torch.Tensor, Losses, torch.Tensor]:
+        """Reconstruct normalised parameters and compute the training loss.
+
+        Args:
+            x: (B, T, 61) normalised parameters; T a multiple of ``frames_per_token``.
+            mask: (B, T) bool, True at valid frames.
+            generator: Randomness for the codebook's dead-code reset.
+            quantize: False bypasses the codebook (autoencoder warm-up before the
+                codebook is initialised from encoder outputs).
+
+        Returns:
+            ((B, T, 61) reconstruction (normalised), the losses, (K,) code counts).
+        """
+        z, token_mask = self.encode_latents(x, mask)
+        if quantize:
+            q = self.quantizer(z, token_mask, generator)
+            codes, commit, counts = q.quantized, q.commit_loss, q.counts
+        else:
+            codes, commit = z, z.new_zeros(())
+            counts = z.new_zeros(self.codebook_size)
+        recon = self.decode_codes(codes, token_mask)  # (B, T, 61)
+        return recon, self.losses(recon, x, mask, commit), counts
+
+    def losses(
+        self, recon: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, commit: torch.Tensor
+    ) -> Losses:
+        """Geometry, angle, parameter, velocity and commitment losses over valid frames.
+
+        Args:
+            recon: (B, T, 61) reconstructed normalised parameters.
+            x: (B, T, 61) target normalised parameters.
+            mask: (B, T) bool valid frames.
+            commit: () commitment loss from the quantizer.
+
+        Returns:
+            The weighted total and each term.
+        """
+        cfg = self.config
+        b, t, c = x.shape
+        pred = self.denormalise(recon)  # (B, T, 61)
+        true = self.denormalise(x)
+        pred_v = self.face.vertices(pred.reshape(b * t, c)).reshape(b, t, -1)  # (B, T, V*3) mm
+        with torch.no_grad():
+            true_v = self.face.vertices(true.reshape(b * t, c)).reshape(b, t, -1)
+        frames = mask.float()[..., None]  # (B, T, 1)
+        n = frames.sum().clamp_min(1)
+        vertex = ((pred_v - true_v).abs() * frames).sum() / (n * pred_v.shape[-1])
+        angle = (torch.rad2deg(pred - true)[..., ANGLES].abs() * frames).sum() / (n * 9)
+        shapes = pred[..., :N_BLENDSHAPES]
+        error = (shapes - true[..., :N_BLENDSHAPES]).abs() + F.relu(-shapes) + F.relu(shapes - 1)
+        param = (error * frames).sum() / (n * N_BLENDSHAPES)
+        # Velocity over pairs of consecutive valid frames.
+        pairs = frames[:, 1:] * frames[:, :-1]  # (B, T - 1, 1)
+        motion_error = (pred_v.diff(dim=1) - true_v.diff(dim=1)).abs()  # (B, T - 1, V*3)
+        velocity = (motion_error * pairs).sum() / (pairs.sum().clamp_min(1) * pred_v.shape[-1])
+        total = (
+            cfg.vertex_weight * vertex
+            + cfg.angle_weight * angle
+            + cfg.param_weight * param
+            + cfg.velocity_weight * velocity
+            + cfg.commit_weight * commit
+        )
+        return Losses(total, vertex, angle, param, velocity, commit)
+
+    # -- the NumPy API used by the language model
+
+    @torch.inference_mode()
+    def encode(self, params: np.ndarray) -> np.ndarray:
+        """Tokenize one sequence.
+
+        Args:
+            params: (T, 61) float32 ``arkit`` parameters at :attr:`fps`.
+
+        Returns:
+            (ceil(T / frames_per_token),) int64 tokens in [0, codebook_size).
+        """
+        return self.encode_batch([params])[0]
+
+    @torch.inference_mode()
+    def encode_batch(
+        self, sequences: list[np.ndarray], max_frames: int = ENCODE_CHUNK_FRAMES
+    ) -> list[np.ndarray]:
+        """Tokenize many sequences, batching those of similar length.
+
+        Each sequence gives exactly the tokens :meth:`encode` gives it alone.
+
+        Args:
+            sequences: (T_i, 61) float32 arrays.
+            max_frames: Frames (including padding) per forward pass; bounds the memory.
+
+        Returns:
+            One (ceil(T_i / frames_per_token),) int64 array per sequence, in input order.
+        """
+        r = self.frames_per_token
+        arrays = [_check_params(p, i) for i, p in enumerate(sequences)]
+        out: list[np.ndarray] = [np.zeros(0, np.int64)] * len(arrays)
+        batch: list[int] = []
+
+        def flush() -> None:
+            chunk = self._encode_padded([arrays[j] for j in batch])
+            for j, tokens in zip(batch, chunk, strict=True):
+                out[j] = tokens
+            batch.clear()
+
+        # Shortest first, so the sequence being added is always the batch's longest.
+        for i in sorted(range(len(arrays)), key=lambda i: len(arrays[i])):
+            if batch and _round_up(len(arrays[i]), r) * (len(batch) + 1) > max_frames:
+                flush()
+            batch.append(i)
+        if batch:
+            flush()
+        return out
+
+    def _encode_padded(self, chunk: list[np.ndarray]) -> list[np.ndarray]:
+        """Tokenize a few sequences in one zero-padded, masked batch."""
+        r = self.frames_per_token
+        lengths = [_round_up(len(p), r) for p in chunk]
+        x = np.zeros((len(chunk), max(lengths), N_CHANNELS), np.float32)  # (B, T, 61)
+        mask = np.zeros((len(chunk), max(lengths)), bool)
+        for b, (p, n) in enumerate(zip(chunk, lengths, strict=True)):
+            if len(p):
+                # A partial last token repeats the last frame, so the rate always divides T.
+                x[b, :n] = np.concatenate([p, np.repeat(p[-1:], n - len(p), 0)])
+            mask[b, :n] = True
+        device = self.mean.device
+        xt = self.normalise(torch.from_numpy(x).to(device))
+        z, _ = self.encode_latents(xt, torch.from_numpy(mask).to(device))  # (B, D, N)
+        b, d, n = z.shape
+        indices = self.quantizer.lookup(z.transpose(1, 2).reshape(b * n, d).float())
+        indices = indices.reshape(b, n).cpu().numpy().astype(np.int64)  # (B, N)
+        return [indices[i, : k // r].copy() for i, k in enumerate(lengths)]
+
+    @torch.inference_mode()
+    def decode(self, tokens: np.ndarray) -> np.ndarray:
+        """Turn tokens back into parameters.
+
+        Args:
+            tokens: (N,) integer tokens in [0, codebook_size).
+
+        Returns:
+            (N * frames_per_token, 61) float32 parameters within the ``arkit`` ranges
+            (blendshapes clipped to [0, 1]).
+        """
+        tokens = np.asarray(tokens)
+        if tokens.ndim != 1 or not np.issubdtype(tokens.dtype, np.integer):
+            raise InvalidInputError(
+                f"tokens must be a 1-D integer array, got {tokens.dtype} {tokens.shape}"
+            )
+        if len(tokens) and (tokens.min() < 0 or tokens.max() >= self.codebook_size):
+            raise InvalidInputError(
+                f"tokens must lie in [0, {self.codebook_size}), got {tokens.min()}..{tokens.max()}"
+            )
+        if not len(tokens):
+            return np.zeros((0, N_CHANNELS), np.float32)
+        device = self.mean.device
+        idx = torch.from_numpy(tokens.astype(np.int64))[None].to(device)  # (1, N)
+        recon = self.decode_codes(self.quantizer.embed(idx), torch.ones_like(idx, dtype=torch.bool))
+        params = self.denormalise(recon[0]).clamp(self.low, self.high)  # (T, 61)
+        return params.cpu().numpy().astype(np.float32)
+
+
+def _round_up(n: int, r: int) -> int:
+    return -(-n // r) * r
+
+
+def _check_params(params: np.ndarray, index: int) -> np.ndarray:
+    """Check one (T, 61) parameter array; return it as float32."""
+    arr = np.asarray(params)
+    if arr.ndim != 2 or arr.shape[1] != N_CHANNELS:
+        raise InvalidInputError(
+            f"sequence {index}: expected (T, {N_CHANNELS}) arkit parameters, got {arr.shape}"
+        )
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all():
+        raise InvalidInputError(f"sequence {index}: parameters hold NaN or inf")
+    return arr

@@ -1,0 +1,268 @@
+"""The codebook: vector quantization with EMA updates, k-means++ init and dead-code reset.
+
+Shapes use B for batch, N for token positions, D for the code dimension and K for the
+codebook size. Codes are looked up by Euclidean distance in float32.
+
+The codebook is not trained by gradients. Each training step moves every used code toward
+the mean of the encoder outputs assigned to it, by an exponential moving average (EMA) of
+the per-code counts and sums (van den Oord et al. 2017, appendix). A code that no vector
+chose for ``dead_after`` steps is *dead*: it is moved onto a random encoder output of the
+current batch, so that the whole codebook stays in use.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["EMAQuantizer", "QuantizerOutput", "kmeans_plus_plus", "rotate_onto"]
+
+#: Floor of the EMA counts, so that a code whose count decayed away never divides by zero.
+EMA_EPSILON = 1e-5
+#: Lloyd iterations after the k-means++ seeding of the codebook.
+KMEANS_ITERATIONS = 10
+
+
+class QuantizerOutput(NamedTuple):
+    """What :meth:`EMAQuantizer.forward` returns.
+
+    Attributes:
+        quantized: (B, D, N) the chosen codes, with straight-through gradients to the input.
+        indices: (B, N) int64 code indices.
+        commit_loss: () mean squared distance between the inputs and their codes (valid
+            positions only); the gradient reaches the encoder only.
+        counts: (K,) float32 how many valid positions chose each code.
+    """
+
+    quantized: torch.Tensor
+    indices: torch.Tensor
+    commit_loss: torch.Tensor
+    counts: torch.Tensor
+
+
+def _squared_distances(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """(M, K) squared Euclidean distances between (M, D) vectors and (K, D) codes."""
+    return z.pow(2).sum(1, keepdim=True) - 2.0 * z @ codebook.t() + codebook.pow(2).sum(1)[None, :]
+
+
+def kmeans_plus_plus(
+    z: torch.Tensor, k: int, generator: torch.Generator, iterations: int = KMEANS_ITERATIONS
+) -> torch.Tensor:
+    """Cluster vectors with k-means++ seeding followed by Lloyd iterations.
+
+    Args:
+        z: (M, D) float32 vectors, M >= k.
+        k: Number of clusters.
+        generator: Source of randomness (the result is deterministic given its state).
+        iterations: Lloyd iterations after seeding.
+
+    Returns:
+        (k, D) float32 centroids. An empty cluster keeps its seed.
+    """
+    m = z.shape[0]
+    if m < k:
+        raise ValueError(f"k-means needs at least k={k} vectors, got {m}")
+    first = torch.randint(m, (1,), generator=generator)
+    centres = [z[first]]
+    closest = _squared_distances(z, centres[0]).squeeze(1).clamp_min(0)  # (M,)
+    for _ in range(1, k):
+        # D² sampling: far-away vectors are likely seeds, so seeds spread over the data.
+        weights = closest if closest.sum() > 0 else torch.ones_like(closest)
+        pick = torch.multinomial(weights, 1, generator=generator)
+        centres.append(z[pick])
+        closest = torch.minimum(closest, _squared_distances(z, z[pick]).squeeze(1).clamp_min(0))
+    codebook = torch.cat(centres)  # (k, D)
+    for _ in range(iterations):
+        assign = _squared_distances(z, codebook).argmin(1)  # (M,)
+        sums = torch.zeros_like(codebook).index_add_(0, assign, z)
+        counts = torch.bincount(assign, minlength=k).to(z.dtype)
+        filled = counts > 0
+        codebook[filled] = sums[filled] / counts[filled, None]
+    return codebook
+
+
+def rotate_onto(z: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Map each vector onto its code by a rotation and a scaling held constant in backward.
+
+    The forward value is the code (up to rounding). The gradient reaching ``z`` is the
+    output's gradient rotated like ``z`` was, so it keeps the angle between a vector and its
+    code, where straight-through copies the gradient unchanged (Fifty et al. 2024, "Restructuring
+    vector quantization with the rotation trick").
+
+    Args:
+        z: (M, D) encoder outputs (with gradients).
+        codes: (M, D) their codes (detached).
+
+    Returns:
+        (M, D) the codes, differentiable in ``z``.
+    """
+    eps = 1e-8
+    z_norm = z.norm(dim=1, keepdim=True)
+    c_norm = codes.norm(dim=1, keepdim=True)
+    z_hat = (z / z_norm.clamp_min(eps)).detach()
+    c_hat = codes / c_norm.clamp_min(eps)
+    r = z_hat + c_hat
+    r = r / r.norm(dim=1, keepdim=True).clamp_min(eps)
+    scale = (c_norm / z_norm.clamp_min(eps)).detach()
+    # R z with R = I - 2 r rᵀ + 2 ĉ ẑᵀ, the rotation taking ẑ to ĉ in their plane.
+    rotated = (
+        z - 2 * r * (r * z).sum(1, keepdim=True) + 2 * c_hat * (z_hat * z).sum(1, keepdim=True)
+    )
+    return scale * rotated
+
+
+class EMAQuantizer(nn.Module):
+    """A codebook of K codes of dimension D, updated by EMA, with dead-code reset.
+
+    All state is in buffers, so a checkpoint of the module's ``state_dict`` restores the
+    codebook, its EMA statistics and the dead-code counters exactly.
+
+    Args:
+        codebook_size: K.
+        code_dim: D.
+        decay: EMA decay of the counts and sums (0.99: a code follows its cluster's mean
+            over about a hundred steps).
+        dead_after: A code unused for this many consecutive training steps is reset.
+        rotation_trick: Pass gradients through the quantizer with the rotation trick
+            (:func:`rotate_onto`) instead of copying them (straight-through).
+    """
+
+    def __init__(
+        self,
+        codebook_size: int,
+        code_dim: int,
+        decay: float,
+        dead_after: int,
+        rotation_trick: bool = False,
+    ) -> None:
+        super().__init__()
+        self.rotation_trick = rotation_trick
+        self.codebook_size = codebook_size
+        self.code_dim = code_dim
+        self.decay = decay
+        self.dead_after = dead_after
+        self.register_buffer("codebook", torch.randn(codebook_size, code_dim) * 0.1)
+        self.register_buffer("ema_count", torch.ones(codebook_size))
+        self.register_buffer("ema_sum", self.codebook.clone())
+        self.register_buffer("unused_steps", torch.zeros(codebook_size, dtype=torch.int64))
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("resets", torch.zeros((), dtype=torch.int64))
+
+    def lookup(self, z: torch.Tensor) -> torch.Tensor:
+        """Nearest code indices.
+
+        Args:
+            z: (M, D) float32 vectors.
+
+        Returns:
+            (M,) int64 indices into the codebook.
+        """
+        return _squared_distances(z, self.codebook).argmin(1)
+
+    def embed(self, indices: torch.Tensor) -> torch.Tensor:
+        """Codes for indices.
+
+        Args:
+            indices: (B, N) int64.
+
+        Returns:
+            (B, D, N) float32 codes.
+        """
+        return F.embedding(indices, self.codebook).transpose(1, 2)  # (B, D, N)
+
+    @torch.no_grad()
+    def initialise(self, z: torch.Tensor, generator: torch.Generator) -> None:
+        """Set the codebook to k-means++ centroids of encoder outputs.
+
+        Args:
+            z: (M, D) encoder outputs, M >= K.
+            generator: Source of randomness.
+        """
+        codebook = kmeans_plus_plus(z.float(), self.codebook_size, generator)
+        self.codebook.copy_(codebook)
+        self.ema_sum.copy_(codebook)
+        self.ema_count.fill_(1.0)
+        self.unused_steps.zero_()
+        self.initialised.fill_(True)
+
+    def forward(
+        self, z: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+    ) -> QuantizerOutput:
+        """Quantize encoder outputs; in training mode, also update the codebook.
+
+        Args:
+            z: (B, D, N) encoder outputs.
+            mask: (B, N) bool, True at valid positions (padding is neither counted nor
+                used to update the codebook).
+            generator: Randomness for dead-code reset (training only).
+
+        Returns:
+            A :class:`QuantizerOutput`.
+        """
+        b, d, n = z.shape
+        flat = z.transpose(1, 2).reshape(b * n, d)  # (B*N, D)
+        valid = mask.reshape(b * n)  # (B*N,)
+        indices = self.lookup(flat.detach().float())  # (B*N,)
+        counts = torch.bincount(indices[valid], minlength=self.codebook_size).float()  # (K,)
+        if self.training:
+            self._ema_update(flat.detach()[valid].float(), indices[valid], counts, generator)
+        codes = F.embedding(indices, self.codebook)  # (B*N, D)
+        weight = valid.float()[:, None]
+        commit = ((flat - codes.detach()).pow(2) * weight).sum() / (weight.sum() * d).clamp_min(1)
+        if self.rotation_trick:
+            quantized = rotate_onto(flat, codes.detach())
+        else:
+            quantized = flat + (codes - flat).detach()  # straight-through estimator
+        quantized = quantized.reshape(b, n, d).transpose(1, 2)  # (B, D, N)
+        return QuantizerOutput(quantized, indices.reshape(b, n), commit, counts)
+
+    @torch.no_grad()
+    def _ema_update(
+        self,
+        z: torch.Tensor,
+        indices: torch.Tensor,
+        counts: torch.Tensor,
+        generator: torch.Generator | None,
+    ) -> None:
+        """EMA step of counts and sums, then reset of the dead codes.
+
+        Args:
+            z: (M, D) valid encoder outputs.
+            indices: (M,) their code indices.
+            counts: (K,) how many of them chose each code.
+            generator: Randomness for choosing the replacement vectors.
+        """
+        sums = torch.zeros_like(self.ema_sum).index_add_(0, indices, z)  # (K, D)
+        self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        # Counts and sums decay together, so an unused code keeps its place.
+        self.codebook.copy_(self.ema_sum / self.ema_count.clamp_min(EMA_EPSILON)[:, None])
+        self.unused_steps.add_(1).masked_fill_(counts > 0, 0)
+        dead = torch.nonzero(self.unused_steps >= self.dead_after).squeeze(1)  # (R,)
+        if len(dead) and len(z):
+            self.reset_codes(dead, z, generator)
+
+    @torch.no_grad()
+    def reset_codes(
+        self, codes: torch.Tensor, z: torch.Tensor, generator: torch.Generator | None
+    ) -> None:
+        """Move codes onto random encoder outputs (with their EMA statistics).
+
+        Args:
+            codes: (R,) int64 indices of the codes to reset.
+            z: (M, D) encoder outputs to draw from (without replacement when M >= R).
+            generator: Source of randomness.
+        """
+        r = len(codes)
+        if len(z) >= r:
+            pick = torch.randperm(len(z), generator=generator)[:r]
+        else:
+            pick = torch.randint(len(z), (r,), generator=generator)
+        self.codebook[codes] = z[pick]
+        self.ema_sum[codes] = z[pick]
+        self.ema_count[codes] = 1.0
+        self.unused_steps[codes] = 0
+        self.resets.add_(r)

@@ -1,0 +1,123 @@
+"""The trained model: animate, describe, length control, determinism, save/load, errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tdmm_lm.errors import InvalidInputError, TdmmError
+from tdmm_lm.face import FaceSequence
+from tdmm_lm.lm import TdmmModel, load_model
+from tdmm_lm.lm import api as lm_api
+
+PROMPT = "a person smiles broadly and nods twice"
+
+
+@pytest.mark.parametrize("seconds", [0.04, 1.0, 2.5, 4.0])
+def test_animate_gives_exactly_the_asked_frames(tiny_model, seconds):
+    seq = tiny_model.animate(PROMPT, seconds=seconds, seed=1)
+    assert isinstance(seq, FaceSequence)
+    assert seq.space == "arkit" and seq.fps == tiny_model.fps
+    assert seq.n_frames == round(seconds * tiny_model.fps)
+    assert np.isfinite(seq.params).all()
+    assert seq.meta["prompt"] == PROMPT
+
+
+def test_animate_is_deterministic_given_the_seed(tiny_model):
+    a = tiny_model.animate(PROMPT, seconds=2.0, seed=3)
+    b = tiny_model.animate(PROMPT, seconds=2.0, seed=3)
+    c = tiny_model.animate(PROMPT, seconds=2.0, seed=4)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, c.params)
+    greedy = [tiny_model.animate(PROMPT, seconds=1.0, seed=s, temperature=0.0) for s in (0, 1)]
+    np.testing.assert_array_equal(greedy[0].params, greedy[1].params)
+    # Trained with prompt dropout, so classifier-free guidance is on by default.
+    assert tiny_model.config.guidance > 1.0
+    plain = tiny_model.animate(PROMPT, seconds=1.0, seed=0, guidance=1.0)
+    assert plain.n_frames == 25
+
+
+def test_describe_returns_text_deterministically(tiny_model):
+    seq = tiny_model.animate(PROMPT, seconds=2.0, seed=0)
+    text = tiny_model.describe(seq)
+    assert isinstance(text, str)
+    assert text == tiny_model.describe(seq)
+    # Another frame rate is resampled; a bare array is read at the model's frame rate.
+    assert isinstance(tiny_model.describe(seq.resample(30.0)), str)
+    assert isinstance(tiny_model.describe(seq.params), str)
+
+
+def test_describe_long_sequences_window_by_window(tiny_model):
+    long = int(tiny_model.max_seconds * tiny_model.fps) * 2 + 10
+    params = np.zeros((long, 61), np.float32)
+    text = tiny_model.describe(params)
+    assert text.count(lm_api.WINDOW_JOIN.strip()) >= 1
+
+
+def test_teacher_forced_accuracy(tiny_model, tiny_corpus):
+    from tdmm_lm.data import iter_samples
+
+    samples = list(iter_samples(tiny_corpus, "train"))[:4]
+    acc = tiny_model.motion_token_accuracy(
+        [s["prompt"] for s in samples], [s["params"] for s in samples]
+    )
+    assert 0.0 <= acc <= 1.0
+
+
+def test_save_load_round_trip(tiny_model, tmp_path):
+    tiny_model.save(tmp_path / "copy")
+    again = TdmmModel.load(tmp_path / "copy")
+    for (name, a), (_, b) in zip(
+        tiny_model.lm.state_dict().items(), again.lm.state_dict().items(), strict=True
+    ):
+        assert np.array_equal(a.numpy(), b.numpy()), name
+    np.testing.assert_array_equal(
+        tiny_model.animate(PROMPT, 1.0, seed=2).params, again.animate(PROMPT, 1.0, seed=2).params
+    )
+
+
+def test_model_dir_is_self_contained(tiny_model_dir):
+    header = json.loads((tiny_model_dir / "config.json").read_text())
+    assert header["type"] == "tdmm_lm"
+    for name in (
+        "model.safetensors",
+        "vocab.json",
+        "tokenizer/config.json",
+        "train_config.json",
+        "train_log.jsonl",
+    ):
+        assert (tiny_model_dir / name).exists(), name
+    events = [json.loads(line)["event"] for line in open(tiny_model_dir / "train_log.jsonl")]
+    assert {"start", "train", "val", "checkpoint", "end"} <= set(events)
+
+
+def test_load_model_without_release_says_how_to_train(monkeypatch, tmp_path):
+    monkeypatch.setattr(lm_api, "RELEASE_DIR", tmp_path / "release")
+    with pytest.raises(TdmmError, match="tdmm train --recipe release"):
+        load_model()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.animate(""), "empty"),
+        (lambda m: m.animate("   "), "empty"),
+        (lambda m: m.animate(PROMPT, seconds=0), "seconds"),
+        (lambda m: m.animate(PROMPT, seconds=10_000), "seconds"),
+        (lambda m: m.describe(np.full((20, 61), np.nan, np.float32)), "NaN"),
+        (lambda m: m.describe(np.zeros((20, 58), np.float32)), "channels"),
+        (lambda m: m.describe(np.zeros((0, 61), np.float32)), "frames"),
+    ],
+)
+def test_bad_input_gives_clear_errors(tiny_model, call, message):
+    with pytest.raises(InvalidInputError, match=message) as info:
+        call(tiny_model)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_model_dir(tmp_path):
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInputError, match="not a tdmm-lm artefact"):
+        load_model(tmp_path / "empty")

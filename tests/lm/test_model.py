@@ -1,0 +1,211 @@
+"""The transformer: shapes, loss, learning, KV cache, sampling, save/load."""
+
+import math
+
+import pytest
+import torch
+
+from tdmm_lm.lm.generate import block_repeats, sample_next
+from tdmm_lm.lm.model import GPTConfig, TdmmGPT
+
+V = 50
+
+
+def tiny(**overrides) -> TdmmGPT:
+    torch.manual_seed(0)
+    return TdmmGPT(
+        GPTConfig(vocab_size=V, block_size=64, n_layer=2, n_head=2, d_model=32, **overrides)
+    ).eval()
+
+
+def test_forward_shapes_and_loss():
+    model = tiny()
+    idx = torch.randint(0, V, (3, 10))
+    targets = torch.randint(0, V, (3, 10))
+    targets[:, :4] = -1  # no loss on the source
+    logits, loss = model(idx, targets)
+    assert logits.shape == (3, 10, V)
+    assert loss.ndim == 0 and abs(loss.item() - math.log(V)) < 0.5  # near uniform at init
+    last, none = model(idx)
+    assert last.shape == (3, 1, V) and none is None
+    torch.testing.assert_close(last[:, 0], logits[:, -1])
+
+
+def test_text_prefix_fills_slots():
+    model = tiny(text_dim=8, txt_token_id=7)
+    idx = torch.tensor([[1, 7, 7, 7, 2, 3], [1, 7, 2, 3, 4, 5]])
+    states = torch.randn(2, 3, 8)
+    mask = torch.tensor([[True, True, True], [True, False, False]])
+    logits, _ = model(idx, torch.zeros_like(idx), text_states=states, text_mask=mask)
+    assert logits.shape == (2, 6, V)
+    other, _ = model(
+        idx, torch.zeros_like(idx), text_states=torch.randn_like(states), text_mask=mask
+    )
+    assert not torch.allclose(logits, other)  # the states are read
+    with pytest.raises(AssertionError):
+        model(idx, text_states=states, text_mask=torch.ones(2, 3, dtype=torch.bool))
+
+
+def test_loss_decreases_when_overfitting_one_batch():
+    model = tiny().train()
+    idx = torch.randint(0, V, (4, 16))
+    targets = torch.roll(idx, -1, dims=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        _, loss = model(idx, targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_kv_cache_matches_recomputation(text):
+    model = tiny(text_dim=8 if text else 0, txt_token_id=7)
+    idx = torch.tensor([[1, 7, 7, 3, 4]]) if text else torch.tensor([[1, 2, 3, 4, 5]])
+    states = torch.randn(1, 2, 8) if text else None
+    mask = torch.ones(1, 2, dtype=torch.bool) if text else None
+    countdown = torch.tensor([[-1, -1, -1, -1, 12]])
+    new_cd = torch.arange(11, -1, -1)
+    allowed = torch.ones(V, dtype=torch.bool)
+    allowed[7] = False  # generation never writes a <txt> slot
+    kwargs = dict(
+        countdown=countdown,
+        new_countdown=new_cd,
+        text_states=states,
+        text_mask=mask,
+        temperature=0.0,
+        allowed=allowed,
+    )
+    cached = model.generate(idx, 12, use_cache=True, **kwargs)
+    plain = model.generate(idx, 12, use_cache=False, **kwargs)
+    assert cached.shape == (1, 17)
+    torch.testing.assert_close(cached, plain)
+
+
+def test_generate_respects_allowed_eos_and_seed():
+    model = tiny()
+    idx = torch.tensor([[1, 2, 3]])
+    allowed = torch.zeros(V, dtype=torch.bool)
+    allowed[10:20] = True
+    out = model.generate(
+        idx, 20, allowed=allowed, temperature=1.0, generator=torch.Generator().manual_seed(0)
+    )
+    assert ((out[0, 3:] >= 10) & (out[0, 3:] < 20)).all()
+    again = model.generate(
+        idx, 20, allowed=allowed, temperature=1.0, generator=torch.Generator().manual_seed(0)
+    )
+    torch.testing.assert_close(out, again)
+    only_eos = torch.zeros(V, dtype=torch.bool)
+    only_eos[4] = True
+    stopped = model.generate(idx, 20, allowed=only_eos, eos_id=4)
+    assert stopped.shape == (1, 4) and stopped[0, -1] == 4
+    with pytest.raises(ValueError, match="block_size"):
+        model.generate(idx, 64)
+
+
+def test_sampling_filters():
+    logits = torch.tensor([[4.0, 3.0, 2.0, -5.0, -5.0]])
+    gen = torch.Generator().manual_seed(0)
+    assert sample_next(logits, temperature=0.0).item() == 0
+    draws = {sample_next(logits, 1.0, top_k=2, generator=gen).item() for _ in range(200)}
+    assert draws == {0, 1}
+    # p(0) = 0.66, p(1) = 0.24: a nucleus of 0.5 keeps only the top id.
+    draws = {sample_next(logits, 1.0, top_p=0.5, generator=gen).item() for _ in range(100)}
+    assert draws == {0}
+    draws = {sample_next(logits, 1.0, top_p=0.8, generator=gen).item() for _ in range(300)}
+    assert draws == {0, 1}
+
+
+def test_save_load_round_trip(tmp_path):
+    model = tiny(text_dim=8)
+    model.save_pretrained(tmp_path / "gpt")
+    again = TdmmGPT.from_pretrained(tmp_path / "gpt")
+    assert again.config == model.config and not again.training
+    for (name, a), (_, b) in zip(
+        model.state_dict().items(), again.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="n_head"):
+        GPTConfig(d_model=30, n_head=4)
+    with pytest.raises(ValueError, match="dropout"):
+        GPTConfig(dropout=1.5)
+
+
+def test_guidance_of_one_is_plain_conditional_sampling():
+    model = tiny(text_dim=8, txt_token_id=7)
+    idx = torch.tensor([[1, 7, 7, 3, 4], [1, 7, 7, 3, 4]])
+    states = torch.randn(2, 2, 8)
+    states[1] = 0.0  # the hidden prompt
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    allowed = torch.ones(V, dtype=torch.bool)
+    allowed[7] = False
+    kw = dict(allowed=allowed, temperature=0.0)
+    both = model.generate(idx, 10, text_states=states, text_mask=mask, guidance=1.0, **kw)
+    alone = model.generate(idx[:1], 10, text_states=states[:1], text_mask=mask[:1], **kw)
+    torch.testing.assert_close(both[0], alone[0])
+    torch.testing.assert_close(both[0], both[1])
+    strong = model.generate(idx, 10, text_states=states, text_mask=mask, guidance=5.0, **kw)
+    assert strong.shape == both.shape
+    with pytest.raises(ValueError, match="2 rows"):
+        model.generate(idx[:1], 3, guidance=2.0)
+
+
+def test_no_repeat_ngram_blocks_loops():
+    logits = torch.zeros(1, 10)
+    generated = torch.tensor([[1, 2, 3, 1, 2]])  # 1 2 -> 3 was seen: 3 is banned after "1 2"
+    blocked = block_repeats(logits, generated, 3)
+    assert blocked[0, 3] == -math.inf and torch.isfinite(blocked[0, [0, 1, 2, 4]]).all()
+    assert torch.equal(block_repeats(logits, generated[:, :1], 3), logits)
+
+
+def repetitive_model() -> TdmmGPT:
+    """A tiny model whose next token is often the last one (like motion), with real spread."""
+    model = tiny()
+    with torch.no_grad():
+        model.lm_head.weight.copy_(model.tok_emb.weight * 3.0)  # favour echoing the input id
+    return model
+
+
+@pytest.mark.parametrize("guided", [False, True])
+def test_drafted_decoding_equals_plain_greedy(guided):
+    model = repetitive_model()
+    idx = torch.tensor([[1, 2, 3, 4]] * (2 if guided else 1))
+    kw = dict(
+        countdown=torch.full_like(idx, -1),
+        new_countdown=torch.arange(29, -1, -1),
+        temperature=0.0,
+        guidance=1.5 if guided else None,
+    )
+    plain = model.generate(idx, 30, **kw)
+    for draft in (1, 3, 8):
+        torch.testing.assert_close(model.generate(idx, 30, draft=draft, **kw), plain)
+
+
+def test_drafted_sampling_is_deterministic_and_exact_in_distribution():
+    model = repetitive_model()
+    idx = torch.tensor([[5, 6]])
+    allowed = torch.zeros(V, dtype=torch.bool)
+    allowed[5:15] = True
+    kw = dict(allowed=allowed, temperature=1.0, top_p=0.95)
+
+    def draw(draft: int, seed: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        return model.generate(idx, 3, draft=draft, generator=gen, **kw)[0, 2:]
+
+    torch.testing.assert_close(draw(4, 7), draw(4, 7))
+    # The joint law of three tokens, drafted or not: total variation within sampling noise.
+    n = 800
+    plain = torch.stack([draw(0, s) for s in range(n)])
+    drafted = torch.stack([draw(4, 10_000 + s) for s in range(n)])
+    for position in range(3):
+        p = torch.bincount(plain[:, position], minlength=V).float() / n
+        q = torch.bincount(drafted[:, position], minlength=V).float() / n
+        assert 0.5 * (p - q).abs().sum() < 0.1, position
+    repeats = (drafted[:, 1:] == drafted[:, :-1]).float().mean()
+    assert repeats > 0.2  # the drafts are actually kept, not always refused

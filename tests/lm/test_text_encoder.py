@@ -1,0 +1,35 @@
+"""The frozen MiniLM encoder: read from the wheel, equal to the reference implementation."""
+
+import pytest
+import torch
+
+from tdmm_lm.lm.text import MAX_TEXT_TOKENS, MINILM_DIM, load_minilm, minilm_dir
+
+TEXTS = [
+    "a person smiles broadly and nods twice",
+    "On camera, the individual shows modest mirth and swivels their head leftward.",
+]
+
+
+def test_states_match_transformers_bert():
+    transformers = pytest.importorskip("transformers")
+    encoder = load_minilm()
+    states, mask = encoder.encode(TEXTS)
+    assert states.shape[-1] == MINILM_DIM
+    reference = transformers.AutoModel.from_pretrained(minilm_dir()).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(minilm_dir())
+    batch = tok(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = reference(**batch).last_hidden_state
+    assert torch.equal(batch["attention_mask"].bool(), mask)
+    torch.testing.assert_close(states[mask], expected[mask], atol=1e-4, rtol=1e-4)
+
+
+def test_rows_without_text_and_truncation():
+    encoder = load_minilm()
+    ids = torch.tensor([[101, 2000, 102], [0, 0, 0]])
+    mask = torch.tensor([[True, True, True], [False, False, False]])
+    states, _ = encoder.states_for(ids, mask)
+    assert torch.isfinite(states).all() and (states[1] == 0).all()
+    assert encoder.states_for(ids[1:], mask[1:]) == (None, None)
+    assert len(encoder.token_ids("word " * 500)) == MAX_TEXT_TOKENS

@@ -1,0 +1,189 @@
+"""Training: schedule, checkpoints, resume after a kill, two processes, base models."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.lm.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from tdmm_lm.lm.recipes import TrainConfig, get_recipe
+from tdmm_lm.lm.train import lr_at, train_lm
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_STEPS = get_recipe("tiny").steps
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from tdmm_lm.cli import main; main()", *args]
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def test_lr_schedule():
+    cfg = TrainConfig(steps=100, warmup_steps=10, lr=1e-3, min_lr=1e-4)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(55, cfg) == pytest.approx(5.5e-4)
+    assert lr_at(100, cfg) == pytest.approx(1e-4)
+    assert all(lr_at(s, cfg) >= lr_at(s + 1, cfg) for s in range(10, 100))
+
+
+def test_recipes_validate():
+    assert get_recipe("release").n_layer >= 4
+    with pytest.raises(ValueError, match="valid: tiny"):
+        get_recipe("huge")
+    with pytest.raises(ValueError, match="min_lr"):
+        TrainConfig(lr=1e-4, min_lr=1e-3)
+    cfg = get_recipe("small")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    rng = torch.get_rng_state()[None]
+    save_checkpoint(tmp_path, 5, model.state_dict(), opt.state_dict(), rng, {"note": 1})
+    save_checkpoint(tmp_path, 7, model.state_dict(), opt.state_dict(), rng)
+    path = latest_checkpoint(tmp_path)
+    assert path.name == "step-0000007" and len(list(path.parent.iterdir())) == 1
+    step, state, opt_state, rng_back, _ = load_checkpoint(path)
+    assert step == 7 and torch.equal(rng_back, rng)
+    fresh = torch.optim.AdamW(model.parameters())
+    fresh.load_state_dict(opt_state)
+    assert torch.equal(
+        fresh.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"]
+    )
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+def test_training_reduces_the_loss(tiny_model_dir):
+    records = [json.loads(line) for line in open(tiny_model_dir / "train_log.jsonl")]
+    train = [r["loss"] for r in records if r["event"] == "train"]
+    assert train[-1] < train[0]
+    assert all(r["tokens_per_s"] > 0 for r in records if r["event"] == "train")
+
+
+def test_refuses_to_overwrite_a_run(tiny_model_dir, tiny_config):
+    with pytest.raises(InvalidInputError, match="--resume"):
+        train_lm(tiny_config(tiny_model_dir))
+    with pytest.raises(InvalidInputError, match="cannot resume"):
+        train_lm(tiny_config(tiny_model_dir, d_model=32), resume=True)
+
+
+def test_resume_after_kill_matches_an_uninterrupted_run(
+    tiny_corpus, tiny_tokenizer, tiny_model_dir, tmp_path
+):
+    out = tmp_path / "killed"
+    args = [
+        "train",
+        "--corpus",
+        str(tiny_corpus),
+        "--tokenizer",
+        str(tiny_tokenizer),
+        "-o",
+        str(out),
+        "--recipe",
+        "tiny",
+        "--steps",
+        str(TINY_STEPS),
+    ]
+    # The session's tiny model again, in a process killed after its first checkpoint.
+    proc = subprocess.Popen(
+        cli_command(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 120
+    while latest_checkpoint(out) is None and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    first = latest_checkpoint(out)
+    assert first is not None and not (out / "model.safetensors").exists()
+    assert int(first.name.split("-")[1]) < TINY_STEPS
+    done = subprocess.run(
+        cli_command(*args, "--resume"), cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in open(out / "train_log.jsonl")]
+    assert any(e["event"] == "resume" for e in events)
+    reference, resumed = weights(tiny_model_dir), weights(out)
+    assert reference.keys() == resumed.keys()
+    for name in reference:
+        torch.testing.assert_close(resumed[name], reference[name], rtol=0, atol=1e-6), name
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_accelerate_run_stays_in_sync(tiny_corpus, tiny_tokenizer, tmp_path):
+    out = tmp_path / "ddp"
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\n"
+        "from accelerate import PartialState\n"
+        "from tdmm_lm.lm.recipes import get_recipe\n"
+        "from tdmm_lm.lm.train import train_lm, params_digest\n"
+        "from tdmm_lm.lm import TdmmModel\n"
+        "corpus, tok, out = sys.argv[1:4]\n"
+        "cfg = get_recipe('tiny', corpus=corpus, tokenizer=tok, output=out, steps=6,\n"
+        "                 checkpoint_every=3, eval_every=6, eval_clips=2, log_every=2,\n"
+        "                 text_encoder='minilm')\n"
+        "train_lm(cfg)\n"
+        "if PartialState().is_main_process:  # the saved model is what the ranks agreed on\n"
+        "    import pathlib\n"
+        "    pathlib.Path(out, 'saved.txt').write_text(params_digest(TdmmModel.load(out).lm))\n"
+    )
+    # `accelerate launch --cpu --num_processes 2` starts several CPU processes only through
+    # MPI (--mpirun_hostfile); without MPI it starts one. The torchrun launcher behind
+    # --multi_gpu does start two, and ACCELERATE_USE_CPU makes them a gloo (MULTI_CPU) group.
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        str(script),
+        str(tiny_corpus),
+        str(tiny_tokenizer),
+        str(out),
+    ]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1"}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = [json.loads(line) for line in open(out / "train_log.jsonl")]
+    start = next(e for e in events if e["event"] == "start")
+    sync = next(e for e in events if e["event"] == "sync")
+    assert start["processes"] == 2
+    assert len(sync["digests"]) == 2 and sync["in_sync"], sync
+    assert (out / "saved.txt").read_text() == sync["digests"][0]
+    # This run also covers prompts read by the frozen MiniLM encoder end to end.
+    from tdmm_lm.lm import load_model
+
+    model = load_model(out)
+    assert model.config.text_encoder == "minilm" and model.text_encoder is not None
+    assert model.animate("a person smiles", seconds=1.0).n_frames == round(model.fps)

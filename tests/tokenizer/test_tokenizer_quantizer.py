@@ -1,0 +1,76 @@
+"""The EMA codebook: updates, dead-code reset, k-means++ init, eval mode."""
+
+from __future__ import annotations
+
+import torch
+
+from tdmm_lm.tokenizer.quantizer import EMAQuantizer, kmeans_plus_plus
+
+
+def as_input(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, D) vectors -> a (1, D, M) quantizer input and its (1, M) mask."""
+    return z.t()[None], torch.ones(1, len(z), dtype=torch.bool)
+
+
+def test_ema_moves_a_code_toward_its_vectors():
+    q = EMAQuantizer(codebook_size=4, code_dim=2, decay=0.9, dead_after=100)
+    q.codebook.copy_(torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]]))
+    q.ema_sum.copy_(q.codebook)
+    target = torch.tensor([[1.0, 1.0]] * 8)
+    for _ in range(50):
+        out = q(*as_input(target))
+    assert (out.indices == 0).all()
+    assert torch.allclose(q.codebook[0], torch.tensor([1.0, 1.0]), atol=0.05)
+    assert torch.allclose(q.codebook[3], torch.tensor([10.0, 10.0]))  # unused codes stay put
+
+
+def test_dead_codes_are_revived_on_encoder_outputs():
+    torch.manual_seed(0)
+    q = EMAQuantizer(codebook_size=8, code_dim=2, decay=0.99, dead_after=3)
+    q.codebook.copy_(torch.full((8, 2), 100.0))  # every code far from the data ...
+    q.codebook[0] = 0.0  # ... except code 0, which takes every vector
+    q.ema_sum.copy_(q.codebook)
+    data = torch.randn(64, 2)
+    generator = torch.Generator().manual_seed(0)
+    for step in range(3):
+        used = q(*as_input(data), generator=generator).counts > 0
+        assert used.sum() == 1, f"step {step}: only code 0 is used before the reset"
+    assert int(q.resets) == 7
+    revived = q.codebook[1:]
+    # Each revived code now sits on one of the batch's vectors ...
+    assert all((data == code).all(1).any() for code in revived)
+    # ... so the next batch spreads over many codes.
+    counts = q(*as_input(data), generator=generator).counts
+    assert (counts > 0).sum() >= 6
+
+
+def test_eval_mode_does_not_update():
+    q = EMAQuantizer(codebook_size=4, code_dim=2, decay=0.5, dead_after=1).eval()
+    before = {k: v.clone() for k, v in q.state_dict().items()}
+    q(*as_input(torch.randn(16, 2)))
+    for key, value in q.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_padding_is_ignored():
+    q = EMAQuantizer(codebook_size=4, code_dim=2, decay=0.5, dead_after=100)
+    z, mask = as_input(torch.randn(10, 2))
+    mask[0, 5:] = False
+    assert q(z, mask).counts.sum() == 5
+
+
+def test_kmeans_plus_plus_finds_separated_clusters():
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
+    z = (centres[:, None] + 0.1 * torch.randn(3, 50, 2, generator=generator)).reshape(-1, 2)
+    found = kmeans_plus_plus(z, 3, generator)
+    distances = torch.cdist(centres, found).min(1).values
+    assert (distances < 0.2).all()
+
+
+def test_gradient_reaches_the_encoder_through_the_straight_through_estimator():
+    q = EMAQuantizer(codebook_size=4, code_dim=2, decay=0.9, dead_after=100)
+    z = torch.randn(1, 2, 6, requires_grad=True)
+    out = q(z, torch.ones(1, 6, dtype=torch.bool))
+    (out.quantized.sum() + out.commit_loss).backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
