@@ -16,7 +16,7 @@ from tdmm_lm.render import MeshRenderer, renderer_for
 from tdmm_lm.render.camera import Framing
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs/blendshapes.png"
-TILE = 256
+TILE = 208
 COLUMNS = 8
 LABEL_HEIGHT = 22
 SHEET_FIELD_MM = 170.0
@@ -52,7 +52,8 @@ def main() -> None:
     rows = [np.concatenate(tiles[i : i + COLUMNS], axis=1) for i in range(0, len(tiles), COLUMNS)]
     sheet = np.concatenate(rows, axis=0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    bgr = cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(args.out), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
 
 
