@@ -99,3 +99,39 @@ def test_text_encoder_slots(vocab):
     builder = TaskBuilder(vocab, text_tokenizer=lambda text: [101, *range(len(text.split())), 102])
     ex = builder.l2m("one two three", np.array([0, 1]), 2.0)
     assert (ex.tokens == vocab.txt).sum() == len(ex.text_ids) == 5
+
+
+def test_motion_noise_corrupts_inputs_only(vocab):
+    builder = TaskBuilder(vocab)
+    codes = np.arange(200) % K
+    ex = builder.l2m("a smile", codes, 8.0)
+    span = (vocab.motion_offset, vocab.motion_offset + K)
+    noisy = ex.with_motion_noise(0.5, span, np.random.default_rng(0))
+    np.testing.assert_array_equal(noisy.tokens, ex.tokens)  # the targets stay clean
+    changed = noisy.inputs != ex.tokens
+    assert 0.3 < changed[ex.n_source : -1].mean() < 0.5  # some draws repeat the true code
+    assert not changed[: ex.n_source].any() and not changed[-1]
+    assert vocab.motion_mask()[noisy.inputs[ex.n_source : -1]].all()
+
+
+def test_collate_shifts_pads_and_masks_the_source(vocab):
+    from tdmm_lm.lm.data import collate
+
+    builder = TaskBuilder(vocab)
+    short = builder.m2l(np.array([1, 2]), "A smile.")
+    long = builder.l2m("a smile", np.arange(40) % K, 1.0)
+    assert len(short) < len(long)
+    noisy = long.with_motion_noise(
+        0.9, (vocab.motion_offset, vocab.motion_offset + K), np.random.default_rng(1)
+    )
+    batch = collate([short, noisy], vocab.pad, block_size=64)
+    assert batch.idx.shape == (2, len(long) - 1) and batch.n_tokens == len(short) + len(long) - 2
+    np.testing.assert_array_equal(batch.idx[1].numpy(), noisy.inputs[:-1])
+    np.testing.assert_array_equal(
+        batch.targets[1, long.n_source - 1 :].numpy(), long.tokens[long.n_source :]
+    )
+    assert (batch.targets[1, : long.n_source - 1] == -1).all()
+    assert (batch.idx[0, len(short) - 1 :] == vocab.pad).all()
+    assert (batch.targets[0, len(short) - 1 :] == -1).all()
+    cropped = collate([long], vocab.pad, block_size=5)
+    assert cropped.idx.shape == (1, 5)

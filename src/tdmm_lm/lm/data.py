@@ -164,7 +164,7 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
     targets = np.full((b, width), -1, dtype=np.int64)
     countdown = np.full((b, width), COUNTDOWN_NONE, dtype=np.int64)
     for i, (e, n) in enumerate(zip(examples, rows, strict=True)):
-        idx[i, :n] = e.tokens[:n]
+        idx[i, :n] = (e.tokens if e.inputs is None else e.inputs)[:n]
         targets[i, :n] = e.tokens[1 : n + 1]
         targets[i, : e.n_source - 1] = -1  # no loss on predicting the source
         countdown[i, :n] = e.countdown[:n]
@@ -192,12 +192,30 @@ def draw_example(
     rng: np.random.Generator,
     l2m_fraction: float,
     prompt_dropout: float = 0.0,
+    motion_noise: float = 0.0,
 ) -> Example:
     """One random example: a clip, a direction, a text and an instruction phrasing.
 
     A share ``prompt_dropout`` of the Language2Motion examples hides the prompt, so that the
     model also learns the text-free distribution classifier-free guidance contrasts with.
+    With ``motion_noise`` > 0, up to that share of the input motion tokens (a rate drawn
+    uniformly per example) is replaced by random ones (:meth:`Example.with_motion_noise`).
     """
+    example = _draw_clean(clips, builder, rng, l2m_fraction, prompt_dropout)
+    if motion_noise > 0:
+        v = builder.vocab
+        span = (v.motion_offset, v.motion_offset + v.codebook_size)
+        example = example.with_motion_noise(rng.uniform(0, motion_noise), span, rng)
+    return example
+
+
+def _draw_clean(
+    clips: ClipSet,
+    builder: TaskBuilder,
+    rng: np.random.Generator,
+    l2m_fraction: float,
+    prompt_dropout: float,
+) -> Example:
     i = int(rng.integers(len(clips)))
     captions = clips.captions[i]
     caption = captions[int(rng.integers(len(captions)))]
@@ -225,6 +243,7 @@ def get_batch(
     l2m_fraction: float,
     pool_batches: int,
     prompt_dropout: float = 0.0,
+    motion_noise: float = 0.0,
 ) -> Batch:
     """The training batch of ``step`` on process ``rank``: a pure function of its arguments.
 
@@ -239,18 +258,19 @@ def get_batch(
         l2m_fraction: Share of Language2Motion examples.
         pool_batches: Batches drawn together and grouped by length.
         prompt_dropout: Share of Language2Motion examples with the prompt hidden.
+        motion_noise: Largest share of input motion tokens replaced by random ones.
 
     Returns:
         The batch.
     """
     pool_index, offset = divmod(step, pool_batches)
     key = (id(clips), id(builder), seed, rank, pool_index, batch_size, l2m_fraction,
-           prompt_dropout)  # fmt: skip
+           prompt_dropout, motion_noise)  # fmt: skip
     if key not in _POOL_CACHE:
         _POOL_CACHE.clear()  # one pool at a time: memory stays flat
         rng = np.random.default_rng([seed, rank, pool_index])
         pool = [
-            draw_example(clips, builder, rng, l2m_fraction, prompt_dropout)
+            draw_example(clips, builder, rng, l2m_fraction, prompt_dropout, motion_noise)
             for _ in range(batch_size * pool_batches)
         ]
         pool.sort(key=len)

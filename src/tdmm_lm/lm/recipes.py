@@ -30,7 +30,7 @@ class TextEncoder(str, Enum):
 FROZEN_ON_RESUME = (
     "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
-    "prompt_dropout", "pool_batches", "max_train_clips",
+    "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips",
 )  # fmt: skip
 
 
@@ -66,6 +66,8 @@ class TrainConfig:
             classifier-free guidance at generation (0 = no guidance).
         guidance: Default classifier-free guidance scale of ``animate`` (needs
             ``prompt_dropout > 0``; 1 = off).
+        motion_noise: Largest share of input motion tokens replaced by random ones in
+            training (targets stay clean); 0 = off.
         pool_batches: Batches drawn at once and grouped by length.
         eval_every: Steps between validations (and at the end).
         eval_clips: Validation clips per validation (each in both directions).
@@ -100,6 +102,7 @@ class TrainConfig:
     l2m_fraction: float = 0.5
     prompt_dropout: float = 0.1
     guidance: float = 2.0
+    motion_noise: float = 0.0
     pool_batches: int = 16
     eval_every: int = 20
     eval_clips: int = 16
@@ -124,6 +127,8 @@ class TrainConfig:
             raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if not 0.0 <= self.l2m_fraction <= 1.0:
             raise ValueError(f"l2m_fraction must be in [0, 1], got {self.l2m_fraction}")
+        if not 0.0 <= self.motion_noise < 1.0:
+            raise ValueError(f"motion_noise must be in [0, 1), got {self.motion_noise}")
         if not 0.0 <= self.prompt_dropout < 1.0 or self.guidance < 1.0:
             raise ValueError(
                 f"need prompt_dropout in [0, 1) and guidance >= 1, got {self.prompt_dropout}, "

@@ -16,6 +16,7 @@ carries the full count N.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,8 @@ class Example:
         task: ``"l2m"`` or ``"m2l"``.
         drop_text: The prompt is hidden (classifier-free guidance's unconditional case): its
             BPE ids are ``<pad>``, or its encoder states are to be zeroed.
+        inputs: (L,) int64 ids the model reads instead of ``tokens`` (a corrupted copy, see
+            :meth:`with_motion_noise`); None reads ``tokens``.
     """
 
     tokens: np.ndarray
@@ -68,9 +71,32 @@ class Example:
     text_ids: tuple[int, ...]
     task: str
     drop_text: bool = False
+    inputs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    def with_motion_noise(
+        self, rate: float, motion_ids: tuple[int, int], rng: np.random.Generator
+    ) -> Example:
+        """A copy whose *input* motion tokens are replaced by random ones at ``rate``.
+
+        The targets stay clean. A model that reads a partly wrong past cannot just copy the
+        last token (four in five motion tokens repeat the one before): it has to lean on the
+        text and the longer context, and it learns to recover from its own sampling errors
+        (the corrupted-input training of T2M-GPT).
+
+        Args:
+            rate: Share of motion input tokens replaced.
+            motion_ids: ``[first, last)`` ids of the motion tokens.
+            rng: Random generator.
+        """
+        lo, hi = motion_ids
+        inputs = self.tokens.copy()
+        is_motion = (inputs >= lo) & (inputs < hi)
+        hit = is_motion & (rng.random(len(inputs)) < rate)
+        inputs[hit] = rng.integers(lo, hi, int(hit.sum()))
+        return dataclasses.replace(self, inputs=inputs)
 
 
 def countdown_for(length: int, motion_start: int, n_motion: int) -> np.ndarray:

@@ -364,6 +364,7 @@ def train_lm(
             train, builder, step, seed=cfg.seed, rank=accelerator.process_index,
             batch_size=cfg.batch_size, block_size=cfg.block_size, l2m_fraction=cfg.l2m_fraction,
             pool_batches=cfg.pool_batches, prompt_dropout=cfg.prompt_dropout,
+            motion_noise=cfg.motion_noise,
         )  # fmt: skip
         loss = train_step(model, optimizer, batch, encoder, accelerator, cfg.grad_clip)
         done = step + 1

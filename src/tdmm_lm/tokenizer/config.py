@@ -26,14 +26,14 @@ __all__ = ["RECIPES", "TokenizerTrainConfig"]
 
 _DEFAULT = {
     "model": TokenizerConfig(
-        codebook_size=512,
+        codebook_size=1024,
         code_dim=32,
         frames_per_token=1,
         width=128,
         depth=3,
         dead_after=100,
     ),
-    "steps": 3000,
+    "steps": 4500,
     "batch_size": 32,
     "window": 48,
     "lr": 2e-3,

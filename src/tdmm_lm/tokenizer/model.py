@@ -68,8 +68,6 @@ class TokenizerConfig:
         param_weight: L1 on the blendshape weights plus a penalty outside [0, 1].
         velocity_weight: L1 on the vertex velocities, per mm per frame.
         commit_weight: Commitment loss, pulling encoder outputs onto their codes.
-        rotation_trick: Gradients through the codebook by the rotation trick rather than
-            straight-through.
     """
 
     codebook_size: int = 64
@@ -84,10 +82,9 @@ class TokenizerConfig:
     fps: float = 25.0
     vertex_weight: float = 1.0
     angle_weight: float = 0.2
-    param_weight: float = 1.0
+    param_weight: float = 2.0
     velocity_weight: float = 0.5
     commit_weight: float = 0.25
-    rotation_trick: bool = False
 
     def __post_init__(self) -> None:
         if self.frames_per_token not in RATES:
@@ -159,11 +156,7 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         args = (config.width, config.depth, config.kernel, config.dilation_growth, levels)
         self.encoder = Encoder(*args, config.code_dim)
         self.quantizer = EMAQuantizer(
-            config.codebook_size,
-            config.code_dim,
-            config.ema_decay,
-            config.dead_after,
-            config.rotation_trick,
+            config.codebook_size, config.code_dim, config.ema_decay, config.dead_after
         )
         self.decoder = Decoder(*args, config.code_dim)
         # Normalisation statistics: saved as artefact stats, not weights.
@@ -294,17 +287,20 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         pred_v = self.face.vertices(pred.reshape(b * t, c)).reshape(b, t, -1)  # (B, T, V*3) mm
         with torch.no_grad():
             true_v = self.face.vertices(true.reshape(b * t, c)).reshape(b, t, -1)
-        frames = mask.float()[..., None]  # (B, T, 1)
+        frames = mask.float()  # (B, T)
         n = frames.sum().clamp_min(1)
-        vertex = ((pred_v - true_v).abs() * frames).sum() / (n * pred_v.shape[-1])
-        angle = (torch.rad2deg(pred - true)[..., ANGLES].abs() * frames).sum() / (n * 9)
+        n_coords = pred_v.shape[-1]
+        error_v = pred_v - true_v  # (B, T, V*3)
+        vertex = (error_v.abs().sum(-1) * frames).sum() / (n * n_coords)
+        # Velocity error = change of the vertex error between consecutive valid frames.
+        pairs = frames[:, 1:] * frames[:, :-1]  # (B, T - 1)
+        velocity_error = error_v.diff(dim=1).abs().sum(-1)  # (B, T - 1)
+        velocity = (velocity_error * pairs).sum() / (pairs.sum().clamp_min(1) * n_coords)
+        angle_error = torch.rad2deg(pred[..., ANGLES] - true[..., ANGLES]).abs().sum(-1)
+        angle = (angle_error * frames).sum() / (n * 9)
         shapes = pred[..., :N_BLENDSHAPES]
         error = (shapes - true[..., :N_BLENDSHAPES]).abs() + F.relu(-shapes) + F.relu(shapes - 1)
-        param = (error * frames).sum() / (n * N_BLENDSHAPES)
-        # Velocity over pairs of consecutive valid frames.
-        pairs = frames[:, 1:] * frames[:, :-1]  # (B, T - 1, 1)
-        motion_error = (pred_v.diff(dim=1) - true_v.diff(dim=1)).abs()  # (B, T - 1, V*3)
-        velocity = (motion_error * pairs).sum() / (pairs.sum().clamp_min(1) * pred_v.shape[-1])
+        param = (error.sum(-1) * frames).sum() / (n * N_BLENDSHAPES)
         total = (
             cfg.vertex_weight * vertex
             + cfg.angle_weight * angle

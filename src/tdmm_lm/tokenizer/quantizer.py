@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["EMAQuantizer", "QuantizerOutput", "kmeans_plus_plus", "rotate_onto"]
+__all__ = ["EMAQuantizer", "QuantizerOutput", "kmeans_plus_plus"]
 
 #: Floor of the EMA counts, so that a code whose count decayed away never divides by zero.
 EMA_EPSILON = 1e-5
@@ -84,36 +84,6 @@ def kmeans_plus_plus(
     return codebook
 
 
-def rotate_onto(z: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Map each vector onto its code by a rotation and a scaling held constant in backward.
-
-    The forward value is the code (up to rounding). The gradient reaching ``z`` is the
-    output's gradient rotated like ``z`` was, so it keeps the angle between a vector and its
-    code, where straight-through copies the gradient unchanged (Fifty et al. 2024, "Restructuring
-    vector quantization with the rotation trick").
-
-    Args:
-        z: (M, D) encoder outputs (with gradients).
-        codes: (M, D) their codes (detached).
-
-    Returns:
-        (M, D) the codes, differentiable in ``z``.
-    """
-    eps = 1e-8
-    z_norm = z.norm(dim=1, keepdim=True)
-    c_norm = codes.norm(dim=1, keepdim=True)
-    z_hat = (z / z_norm.clamp_min(eps)).detach()
-    c_hat = codes / c_norm.clamp_min(eps)
-    r = z_hat + c_hat
-    r = r / r.norm(dim=1, keepdim=True).clamp_min(eps)
-    scale = (c_norm / z_norm.clamp_min(eps)).detach()
-    # R z with R = I - 2 r rᵀ + 2 ĉ ẑᵀ, the rotation taking ẑ to ĉ in their plane.
-    rotated = (
-        z - 2 * r * (r * z).sum(1, keepdim=True) + 2 * c_hat * (z_hat * z).sum(1, keepdim=True)
-    )
-    return scale * rotated
-
-
 class EMAQuantizer(nn.Module):
     """A codebook of K codes of dimension D, updated by EMA, with dead-code reset.
 
@@ -126,20 +96,10 @@ class EMAQuantizer(nn.Module):
         decay: EMA decay of the counts and sums (0.99: a code follows its cluster's mean
             over about a hundred steps).
         dead_after: A code unused for this many consecutive training steps is reset.
-        rotation_trick: Pass gradients through the quantizer with the rotation trick
-            (:func:`rotate_onto`) instead of copying them (straight-through).
     """
 
-    def __init__(
-        self,
-        codebook_size: int,
-        code_dim: int,
-        decay: float,
-        dead_after: int,
-        rotation_trick: bool = False,
-    ) -> None:
+    def __init__(self, codebook_size: int, code_dim: int, decay: float, dead_after: int) -> None:
         super().__init__()
-        self.rotation_trick = rotation_trick
         self.codebook_size = codebook_size
         self.code_dim = code_dim
         self.decay = decay
@@ -212,10 +172,7 @@ class EMAQuantizer(nn.Module):
         codes = F.embedding(indices, self.codebook)  # (B*N, D)
         weight = valid.float()[:, None]
         commit = ((flat - codes.detach()).pow(2) * weight).sum() / (weight.sum() * d).clamp_min(1)
-        if self.rotation_trick:
-            quantized = rotate_onto(flat, codes.detach())
-        else:
-            quantized = flat + (codes - flat).detach()  # straight-through estimator
+        quantized = flat + (codes - flat).detach()  # straight-through estimator
         quantized = quantized.reshape(b, n, d).transpose(1, 2)  # (B, D, N)
         return QuantizerOutput(quantized, indices.reshape(b, n), commit, counts)
 
