@@ -121,3 +121,19 @@ def test_missing_model_dir(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInputError, match="not a tdmm-lm artefact"):
         load_model(tmp_path / "empty")
+
+
+def test_a_sentence_conditioned_text_to_motion_model_trains_and_animates(tiny_config, tmp_path):
+    """The T2M-GPT-style set-up: Language2Motion only, one pooled sentence embedding."""
+    from tdmm_lm.lm.train import train_lm
+
+    cfg = tiny_config(
+        tmp_path / "t2m", text_encoder="minilm_sentence", l2m_fraction=1.0, steps=4,
+        eval_every=4, checkpoint_every=4,
+    )  # fmt: skip
+    model = load_model(train_lm(cfg))
+    assert model.config.text_encoder == "minilm_sentence"
+    seq = model.animate(PROMPT, seconds=1.0, seed=0)
+    assert seq.n_frames == round(model.fps) and np.isfinite(seq.params).all()
+    source = model.builder.l2m_source(PROMPT, 5, 1.0)
+    assert int((source.tokens == model.vocab.txt).sum()) == 1  # the whole prompt in one slot

@@ -200,12 +200,27 @@ def test_drafted_sampling_is_deterministic_and_exact_in_distribution():
 
     torch.testing.assert_close(draw(4, 7), draw(4, 7))
     # The joint law of three tokens, drafted or not: total variation within sampling noise.
-    n = 800
+    n = 300
     plain = torch.stack([draw(0, s) for s in range(n)])
     drafted = torch.stack([draw(4, 10_000 + s) for s in range(n)])
     for position in range(3):
         p = torch.bincount(plain[:, position], minlength=V).float() / n
         q = torch.bincount(drafted[:, position], minlength=V).float() / n
-        assert 0.5 * (p - q).abs().sum() < 0.1, position
+        assert 0.5 * (p - q).abs().sum() < 0.12, position
     repeats = (drafted[:, 1:] == drafted[:, :-1]).float().mean()
     assert repeats > 0.2  # the drafts are actually kept, not always refused
+
+
+def test_sliced_output_layer_is_exact():
+    model = tiny()
+    idx = torch.tensor([[1, 2, 3]])
+    allowed = torch.zeros(V, dtype=torch.bool)
+    allowed[20:30] = True  # a contiguous range: the head is sliced to it
+    kw = dict(allowed=allowed, temperature=0.0)
+    sliced = model.generate(idx, 15, use_cache=True, **kw)
+    full = model.generate(idx, 15, use_cache=False, **kw)
+    torch.testing.assert_close(sliced, full)
+    last, _ = model(idx, head_rows=(20, 30))
+    reference, _ = model(idx)
+    torch.testing.assert_close(last[..., 20:30], reference[..., 20:30])
+    assert torch.isinf(last[..., :20]).all()

@@ -33,3 +33,23 @@ def test_rows_without_text_and_truncation():
     assert torch.isfinite(states).all() and (states[1] == 0).all()
     assert encoder.states_for(ids[1:], mask[1:]) == (None, None)
     assert len(encoder.token_ids("word " * 500)) == MAX_TEXT_TOKENS
+
+
+def test_sentence_encoder_pools_to_one_unit_vector_per_prompt():
+    from tdmm_lm.lm.text import SentenceEncoder, load_text_encoder
+
+    sentence = load_text_encoder("minilm_sentence")
+    assert isinstance(sentence, SentenceEncoder)
+    vectors = sentence.embed(TEXTS)
+    assert vectors.shape == (2, MINILM_DIM)
+    torch.testing.assert_close(vectors.norm(dim=-1), torch.ones(2))
+    # Paraphrases sit closer than unrelated prompts.
+    near, far = sentence.embed(["a person grins widely", "someone frowns in anger"])
+    assert float(vectors[0] @ near) > float(vectors[0] @ far)
+    ids = torch.tensor([[101, 2000, 102], [0, 0, 0]])
+    mask = torch.tensor([[True, True, True], [False, False, False]])
+    states, slots = sentence.states_for(ids, mask)
+    assert states.shape == (2, 1, MINILM_DIM)
+    assert slots.tolist() == [[True], [False]]
+    with pytest.raises(Exception, match="unknown text encoder"):
+        load_text_encoder("glove")

@@ -90,7 +90,7 @@ def test_loss_decreases_over_a_few_steps():
     optimizer = torch.optim.AdamW(tok.parameters(), lr=3e-3)
     totals = []
     for _ in range(20):
-        _, losses, _ = tok(tok.normalise(x), mask)
+        _, losses = tok(tok.normalise(x), mask)
         optimizer.zero_grad()
         losses.total.backward()
         optimizer.step()
@@ -104,10 +104,10 @@ def test_masked_frames_do_not_count():
     x = torch.randn(2, 16, 61)
     mask = torch.ones(2, 16, dtype=torch.bool)
     mask[1, 10:] = False
-    _, a, _ = tok(x * mask[..., None], mask)
+    _, a = tok(x * mask[..., None], mask)
     x2 = x.clone()
     x2[1, 10:] = 5.0  # garbage beyond the end of sequence 1
-    _, b, _ = tok(x2 * mask[..., None], mask)
+    _, b = tok(x2 * mask[..., None], mask)
     assert torch.equal(a.total, b.total)
 
 

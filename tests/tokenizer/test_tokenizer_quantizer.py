@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 import torch
 
-from tdmm_lm.tokenizer.quantizer import EMAQuantizer, kmeans_plus_plus
+from tdmm_lm.tokenizer.quantizer import EMAQuantizer, kmeans_plus_plus, sticky_assign
 
 
 def as_input(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,3 +77,53 @@ def test_gradient_reaches_the_encoder_through_the_straight_through_estimator():
     out = q(z, torch.ones(1, 6, dtype=torch.bool))
     (out.quantized.sum() + out.commit_loss).backward()
     assert z.grad is not None and z.grad.abs().sum() > 0
+
+
+def _path_cost(distances, path, switch_cost):
+    picked = distances[torch.arange(len(path)), path].sum()
+    return float(picked + switch_cost * (path[1:] != path[:-1]).sum())
+
+
+def test_sticky_assign_finds_the_cheapest_path():
+    g = torch.Generator().manual_seed(0)
+    distances = torch.rand(1, 6, 3, generator=g)
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    for switch_cost in (0.0, 0.2, 0.5, 5.0):
+        path = sticky_assign(distances, mask, switch_cost)[0]
+        brute = min(
+            _path_cost(distances[0], torch.tensor(p), switch_cost)
+            for p in itertools.product(range(3), repeat=6)
+        )
+        assert _path_cost(distances[0], path, switch_cost) == pytest.approx(brute)
+    # A huge cost holds one code; no cost takes the nearest code everywhere.
+    assert len(set(sticky_assign(distances, mask, 1e9)[0].tolist())) == 1
+    assert torch.equal(sticky_assign(distances, mask, 0.0), distances.argmin(-1))
+
+
+def test_sticky_assign_is_the_same_alone_and_in_a_padded_batch():
+    g = torch.Generator().manual_seed(1)
+    distances = torch.rand(3, 20, 8, generator=g)
+    mask = torch.ones(3, 20, dtype=torch.bool)
+    mask[1, 12:] = False
+    mask[2, 5:] = False
+    batch = sticky_assign(distances, mask, 0.3)
+    for row, n in ((0, 20), (1, 12), (2, 5)):
+        alone = sticky_assign(distances[row : row + 1, :n], mask[row : row + 1, :n], 0.3)
+        assert torch.equal(batch[row, :n], alone[0])
+
+
+def test_a_switch_cost_makes_the_token_stream_hold_still():
+    q = EMAQuantizer(codebook_size=16, code_dim=2, decay=0.9, dead_after=100, switch_cost=4.0)
+    q.eval()
+    # A point wobbling between two codes: nearest-code flickers, sticky holds.
+    q.codebook.copy_(torch.tensor([[0.0, 0.0], [1.0, 0.0]]).repeat(8, 1))
+    q.codebook[2:] += 10.0
+    q.distance_scale.fill_(0.05)
+    wobble = 0.45 + 0.1 * torch.tensor([(-1.0) ** t for t in range(30)])
+    z = torch.stack([wobble, torch.zeros(30)], -1)[None]  # (1, 30, 2)
+    mask = torch.ones(1, 30, dtype=torch.bool)
+    sticky = q.assign(z, mask)
+    q.switch_cost = 0.0
+    nearest = q.assign(z, mask)
+    assert (nearest[0, 1:] != nearest[0, :-1]).sum() == 29
+    assert (sticky[0, 1:] != sticky[0, :-1]).sum() == 0

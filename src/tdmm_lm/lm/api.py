@@ -73,7 +73,8 @@ class ModelConfig:
 
     Attributes:
         backend: ``"gpt"`` (own model), ``"hf_causal"`` or ``"hf_seq2seq"`` (base model).
-        text_encoder: ``"minilm"`` or ``"none"``.
+        text_encoder: ``"minilm"``, ``"minilm_sentence"`` or ``"none"``
+            (:func:`~tdmm_lm.lm.text.load_text_encoder`).
         gpt: The :class:`~tdmm_lm.lm.model.GPTConfig` as a dict (own model).
         hf_config: The Hugging Face config as a dict (base model).
         aliases: Weight names stored once because they share memory (tied embeddings).
@@ -93,11 +94,14 @@ class ModelConfig:
     hf_config: dict[str, Any] | None = None
     aliases: dict[str, str] = field(default_factory=dict)
     max_motion_tokens: int = 200
-    temperature: float = 0.8
+    # Plain sampling by default: motion repeats its last token with p ~ 0.9 at most steps,
+    # so a nucleus (top_p < 1) or a cooler temperature cuts off the transitions that carry
+    # the expression, and the face freezes (measured: smile and nod amplitudes fall 2-10x).
+    temperature: float = 1.0
     top_k: int = 0
-    top_p: float = 0.95
+    top_p: float = 1.0
     guidance: float = 1.0
-    draft: int = 8
+    draft: int = 4
 
 
 class TdmmModel:
@@ -115,13 +119,10 @@ class TdmmModel:
         self.vocab = vocab
         self.tokenizer = tokenizer.eval() if hasattr(tokenizer, "eval") else tokenizer
         self.config = config
-        self.text_encoder = None
-        if config.text_encoder == "minilm":
-            from tdmm_lm.lm.text import load_minilm
+        from tdmm_lm.lm.text import load_text_encoder
 
-            self.text_encoder = load_minilm()
-        token_ids = self.text_encoder.token_ids if self.text_encoder is not None else None
-        self.builder = TaskBuilder(vocab, token_ids)
+        self.text_encoder = load_text_encoder(config.text_encoder)
+        self.builder = TaskBuilder.for_encoder(vocab, self.text_encoder)
         self._motion_allowed = torch.from_numpy(vocab.motion_mask())
         text_allowed = vocab.text_mask()
         text_allowed[vocab.eos] = True
@@ -225,9 +226,8 @@ class TdmmModel:
         if self.text_encoder is None or not text_ids:
             return None, None
         ids = torch.tensor([text_ids], dtype=torch.long)
-        mask = torch.ones_like(ids, dtype=torch.bool)
-        states = self.text_encoder(ids, mask)  # (1, P, dim)
-        hidden = torch.zeros(rows - 1, *states.shape[1:])
+        states, mask = self.text_encoder.states_for(ids, torch.ones_like(ids, dtype=torch.bool))
+        hidden = torch.zeros(rows - 1, *states.shape[1:])  # (rows - 1, P, dim)
         return torch.cat([states, hidden]), mask.expand(rows, -1)
 
     # -- Motion2Language ----------------------------------------------------------------------

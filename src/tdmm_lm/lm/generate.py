@@ -138,11 +138,13 @@ def drafted_generate(
     top_p: float | None,
     generator: torch.Generator | None,
     guidance: float | None,
+    head_rows: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """Generate ``max_new_tokens`` tokens with repeat drafts of up to ``draft`` tokens a pass.
 
     Same arguments as :meth:`TdmmGPT.generate` (no early stop at an end token: motion has a
     fixed length). Rows are one prompt, or two with guidance (with and without text).
+    ``head_rows`` limits the output layer to the allowed ids once the prompt is read.
 
     Returns:
         (B, T + max_new_tokens) int64.
@@ -161,7 +163,8 @@ def drafted_generate(
         feed = torch.full((b, k + 1), pending, dtype=torch.long)  # the last token + k repeats
         at = len(out) - 1  # index of ``pending`` among the generated tokens
         cd = new_countdown[at : at + k + 1].expand(b, k + 1)
-        logits, _ = model(feed, countdown=cd, cache=cache, all_logits=True)  # (B, k+1, V)
+        logits, _ = model(feed, countdown=cd, cache=cache, all_logits=True,
+                          head_rows=head_rows)  # (B, k+1, V)  # fmt: skip
         logits = combine_guidance(logits, guidance)  # (1, k+1, V)
         replacement = None
         kept = 0

@@ -120,13 +120,25 @@ class TaskBuilder:
     Args:
         vocab: The vocabulary.
         text_tokenizer: Prompt -> encoder token ids, or None for BPE prompts.
+        slots_per_prompt: ``<txt>`` slots a prompt takes; 0 means one per encoder token
+            (a pooled sentence encoder fills a single slot).
     """
 
-    def __init__(self, vocab: Vocab, text_tokenizer=None) -> None:  # Callable[[str], list[int]]
+    def __init__(
+        self, vocab: Vocab, text_tokenizer=None, slots_per_prompt: int = 0
+    ) -> None:  # text_tokenizer: Callable[[str], list[int]]
         self.vocab = vocab
         self.text_tokenizer = text_tokenizer
+        self.slots_per_prompt = slots_per_prompt
         self._l2m = [self._pieces(t) for t in L2M_TEMPLATES]
         self._m2l = [vocab.encode_text(t) for t in M2L_TEMPLATES]
+
+    @classmethod
+    def for_encoder(cls, vocab: Vocab, encoder=None) -> TaskBuilder:
+        """The builder for a model that reads prompts with ``encoder`` (None: BPE)."""
+        if encoder is None:
+            return cls(vocab)
+        return cls(vocab, encoder.token_ids, encoder.slots_per_prompt)
 
     def _pieces(self, template: str) -> tuple[np.ndarray, np.ndarray]:
         """The ids before and after ``{text}``; words after the prompt keep their space."""
@@ -143,7 +155,8 @@ class TaskBuilder:
             ids = self.vocab.encode_text(" " + text.strip())[:MAX_PROMPT_TOKENS]
             return (np.full_like(ids, self.vocab.pad) if drop else ids), ()
         enc = tuple(self.text_tokenizer(text))[:MAX_PROMPT_TOKENS]
-        return np.full(len(enc), self.vocab.txt, dtype=np.int64), enc
+        slots = self.slots_per_prompt or len(enc)
+        return np.full(slots, self.vocab.txt, dtype=np.int64), enc
 
     def l2m_source(
         self, text: str, n_motion: int, seconds: float, template: int = 0, drop: bool = False

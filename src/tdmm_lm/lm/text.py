@@ -24,7 +24,14 @@ from torch.nn import functional as F
 
 from tdmm_lm.errors import TdmmError
 
-__all__ = ["MINILM_DIM", "MiniLMEncoder", "load_minilm", "minilm_dir"]
+__all__ = [
+    "MINILM_DIM",
+    "MiniLMEncoder",
+    "SentenceEncoder",
+    "load_minilm",
+    "load_text_encoder",
+    "minilm_dir",
+]
 
 #: Width of the encoder's token states.
 MINILM_DIM = 384
@@ -67,6 +74,9 @@ class _Layer(nn.Module):
 
 class MiniLMEncoder(nn.Module):
     """BERT encoder returning the last layer's token states; frozen, in eval mode."""
+
+    #: ``<txt>`` slots a prompt takes: one per WordPiece token.
+    slots_per_prompt = 0
 
     def __init__(self, folder: Path) -> None:
         super().__init__()
@@ -175,7 +185,69 @@ def pad_token_ids(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, tor
     return ids, mask
 
 
+class SentenceEncoder:
+    """One vector per prompt: MiniLM's token states mean-pooled and L2-normalised.
+
+    This is how sentence-transformers turns all-MiniLM-L6-v2 into a sentence embedding, and
+    the conditioning of a T2M-GPT-style model: a prompt fills a single ``<txt>`` slot.
+    It offers the interface :class:`MiniLMEncoder` offers to the language model
+    (``token_ids``, ``states_for``) with one state per prompt.
+
+    Args:
+        encoder: The token-level encoder whose states are pooled.
+    """
+
+    #: ``<txt>`` slots a prompt takes (a token-level encoder takes one per token).
+    slots_per_prompt = 1
+
+    def __init__(self, encoder: MiniLMEncoder) -> None:
+        self.encoder = encoder
+
+    def token_ids(self, text: str) -> list[int]:
+        """WordPiece ids of one text (see :meth:`MiniLMEncoder.token_ids`)."""
+        return self.encoder.token_ids(text)
+
+    def states_for(
+        self, ids: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Pooled states: ((B, 1, 384) float32, (B, 1) bool: the row has text), or Nones."""
+        states, mask = self.encoder.states_for(ids, mask)
+        if states is None or mask is None:
+            return None, None
+        return pool_sentences(states, mask)[:, None], mask.any(dim=1, keepdim=True)
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """(B, 384) float32 unit-length sentence embeddings of texts."""
+        return pool_sentences(*self.encoder.encode(texts))
+
+
+def pool_sentences(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the (B, P, C) states over the (B, P) mask, L2-normalised: (B, C)."""
+    weights = mask[..., None].to(states.dtype)  # (B, P, 1)
+    pooled = (states * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+    return F.normalize(pooled, dim=-1)
+
+
 @lru_cache(maxsize=1)
 def load_minilm() -> MiniLMEncoder:
     """The shared frozen encoder (loaded once per process)."""
     return MiniLMEncoder(minilm_dir())
+
+
+def load_text_encoder(kind: str) -> MiniLMEncoder | SentenceEncoder | None:
+    """The prompt reader a model was trained with.
+
+    Args:
+        kind: ``"minilm"`` (token states), ``"minilm_sentence"`` (one pooled state) or
+            ``"none"`` (the prompt is BPE subwords of the model's own vocabulary).
+
+    Raises:
+        TdmmError: For an unknown kind.
+    """
+    if kind == "none":
+        return None
+    if kind == "minilm":
+        return load_minilm()
+    if kind == "minilm_sentence":
+        return SentenceEncoder(load_minilm())
+    raise TdmmError(f"unknown text encoder {kind!r}; valid: none, minilm, minilm_sentence")

@@ -30,7 +30,7 @@ import torch
 from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.lm.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from tdmm_lm.lm.data import Batch, ClipSet, collate, eval_examples, get_batch, load_clips
-from tdmm_lm.lm.recipes import TextEncoder, TrainConfig
+from tdmm_lm.lm.recipes import TrainConfig
 from tdmm_lm.lm.tasks import Example
 
 __all__ = ["evaluate", "get_batch", "lr_at", "save_checkpoint", "train_lm"]
@@ -225,11 +225,9 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
                 tmp = vocab_path.with_suffix(".tmp")
                 tmp.write_text(vocab.to_json())
                 tmp.replace(vocab_path)
-    encoder = None
-    if cfg.text_encoder == TextEncoder.MINILM:
-        from tdmm_lm.lm.text import MINILM_DIM, load_minilm
+    from tdmm_lm.lm.text import MINILM_DIM, load_text_encoder
 
-        encoder = load_minilm()
+    encoder = load_text_encoder(cfg.text_encoder.value)
     gpt_cfg = GPTConfig(
         vocab_size=vocab.size,
         block_size=cfg.block_size,
@@ -246,8 +244,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
         gpt=gpt_cfg.__dict__.copy(),
         guidance=cfg.guidance if cfg.prompt_dropout > 0 else 1.0,
     )
-    builder = TaskBuilder(vocab, encoder.token_ids if encoder is not None else None)
-    return vocab, builder, encoder, TdmmGPT(gpt_cfg), model_cfg
+    return vocab, TaskBuilder.for_encoder(vocab, encoder), encoder, TdmmGPT(gpt_cfg), model_cfg
 
 
 def make_optimizer(lm: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ __all__ = ["MotionTokenizer", "TokenizerConfig"]
 N_CHANNELS = ARKIT.dim  # 61
 N_BLENDSHAPES = 52
 ANGLES = slice(N_BLENDSHAPES, N_CHANNELS)  # head yaw/pitch/roll, then both eyes' yaw/pitch/roll
+HEAD = slice(N_BLENDSHAPES, N_BLENDSHAPES + 3)
 #: Lower bound of a channel's standard deviation when normalising: some blendshapes never
 #: move in a corpus, and dividing by ~0 would blow their noise up.
 MIN_STD = 1e-2
@@ -61,6 +62,9 @@ class TokenizerConfig:
         dilation_growth: Dilation factor between successive residual blocks.
         ema_decay: EMA decay of the codebook.
         dead_after: Training steps without use after which a code is reset.
+        switch_cost: Cost of a change of token, in units of the mean distance to the nearest
+            code; above 0 a sequence is quantized as a whole so that tokens change only when
+            the motion has moved enough (see :func:`~tdmm_lm.tokenizer.quantizer.sticky_assign`).
         fps: Frame rate of the training corpus (tokens are only meaningful at it).
         vertex_weight: L1 on the vertices, per mm.
         angle_weight: L1 on the head and eye angles, per degree (geometry alone barely
@@ -79,12 +83,15 @@ class TokenizerConfig:
     dilation_growth: int = 2
     ema_decay: float = 0.99
     dead_after: int = 20
+    switch_cost: float = 0.0
     fps: float = 25.0
     vertex_weight: float = 1.0
     angle_weight: float = 0.2
     param_weight: float = 2.0
     velocity_weight: float = 0.5
     commit_weight: float = 0.25
+    head_frame_geometry: bool = False
+    normalised_param_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.frames_per_token not in RATES:
@@ -104,6 +111,8 @@ class TokenizerConfig:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.switch_cost < 0:
+            raise ValueError(f"switch_cost must be >= 0, got {self.switch_cost}")
         weights = [f.name for f in dataclasses.fields(self) if f.name.endswith("_weight")]
         for name in weights:
             if getattr(self, name) < 0:
@@ -134,6 +143,20 @@ class Losses:
         return {f.name: float(getattr(self, f.name).detach()) for f in dataclasses.fields(self)}
 
 
+class Reconstruction(NamedTuple):
+    """What :meth:`MotionTokenizer.forward` reconstructs.
+
+    Attributes:
+        params: (B, T, 61) reconstructed normalised parameters.
+        tokens: (B, N) int64 tokens, or None when the codebook was bypassed.
+        counts: (K,) float32 how many valid positions chose each code.
+    """
+
+    params: torch.Tensor
+    tokens: torch.Tensor | None
+    counts: torch.Tensor
+
+
 class MotionTokenizer(nn.Module, PretrainedMixin):
     """Geometry VQ-VAE over ``arkit`` parameter sequences.
 
@@ -156,7 +179,11 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         args = (config.width, config.depth, config.kernel, config.dilation_growth, levels)
         self.encoder = Encoder(*args, config.code_dim)
         self.quantizer = EMAQuantizer(
-            config.codebook_size, config.code_dim, config.ema_decay, config.dead_after
+            config.codebook_size,
+            config.code_dim,
+            config.ema_decay,
+            config.dead_after,
+            config.switch_cost,
         )
         self.decoder = Decoder(*args, config.code_dim)
         # Normalisation statistics: saved as artefact stats, not weights.
@@ -243,7 +270,7 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         mask: torch.Tensor,
         generator: torch.Generator | None = None,
         quantize: bool = True,
-    ) -> tuple[torch.Tensor, Losses, torch.Tensor]:
+    ) -> tuple[Reconstruction, Losses]:
         """Reconstruct normalised parameters and compute the training loss.
 
         Args:
@@ -254,17 +281,17 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
                 codebook is initialised from encoder outputs).
 
         Returns:
-            ((B, T, 61) reconstruction (normalised), the losses, (K,) code counts).
+            (the reconstruction with its tokens and code counts, the losses).
         """
-        z, token_mask = self.encode_latents(x, mask)
+        z, token_mask = self.encode_latents(x, mask)  # (B, D, N)
         if quantize:
             q = self.quantizer(z, token_mask, generator)
-            codes, commit, counts = q.quantized, q.commit_loss, q.counts
+            codes, indices, commit, counts = q.quantized, q.indices, q.commit_loss, q.counts
         else:
-            codes, commit = z, z.new_zeros(())
+            codes, indices, commit = z, None, z.new_zeros(())
             counts = z.new_zeros(self.codebook_size)
         recon = self.decode_codes(codes, token_mask)  # (B, T, 61)
-        return recon, self.losses(recon, x, mask, commit), counts
+        return Reconstruction(recon, indices, counts), self.losses(recon, x, mask, commit)
 
     def losses(
         self, recon: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, commit: torch.Tensor
@@ -284,9 +311,15 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         b, t, c = x.shape
         pred = self.denormalise(recon)  # (B, T, 61)
         true = self.denormalise(x)
-        pred_v = self.face.vertices(pred.reshape(b * t, c)).reshape(b, t, -1)  # (B, T, V*3) mm
+        if cfg.head_frame_geometry:
+            keep = torch.ones(c, dtype=pred.dtype, device=pred.device)
+            keep[HEAD] = 0.0
+            pred_g, true_g = pred * keep, true * keep
+        else:
+            pred_g, true_g = pred, true
+        pred_v = self.face.vertices(pred_g.reshape(b * t, c)).reshape(b, t, -1)  # (B, T, V*3) mm
         with torch.no_grad():
-            true_v = self.face.vertices(true.reshape(b * t, c)).reshape(b, t, -1)
+            true_v = self.face.vertices(true_g.reshape(b * t, c)).reshape(b, t, -1)
         frames = mask.float()  # (B, T)
         n = frames.sum().clamp_min(1)
         n_coords = pred_v.shape[-1]
@@ -301,6 +334,11 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         shapes = pred[..., :N_BLENDSHAPES]
         error = (shapes - true[..., :N_BLENDSHAPES]).abs() + F.relu(-shapes) + F.relu(shapes - 1)
         param = (error.sum(-1) * frames).sum() / (n * N_BLENDSHAPES)
+        if cfg.normalised_param_weight:
+            z_error = (recon - x)[..., :N_BLENDSHAPES].abs().sum(-1)
+            param = param + cfg.normalised_param_weight / cfg.param_weight * (
+                (z_error * frames).sum() / (n * N_BLENDSHAPES)
+            )
         total = (
             cfg.vertex_weight * vertex
             + cfg.angle_weight * angle
@@ -372,10 +410,9 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
             mask[b, :n] = True
         device = self.mean.device
         xt = self.normalise(torch.from_numpy(x).to(device))
-        z, _ = self.encode_latents(xt, torch.from_numpy(mask).to(device))  # (B, D, N)
-        b, d, n = z.shape
-        indices = self.quantizer.lookup(z.transpose(1, 2).reshape(b * n, d).float())
-        indices = indices.reshape(b, n).cpu().numpy().astype(np.int64)  # (B, N)
+        z, token_mask = self.encode_latents(xt, torch.from_numpy(mask).to(device))  # (B, D, N)
+        indices = self.quantizer.assign(z.transpose(1, 2).float(), token_mask)  # (B, N)
+        indices = indices.cpu().numpy().astype(np.int64)
         return [indices[i, : k // r].copy() for i, k in enumerate(lengths)]
 
     @torch.inference_mode()

@@ -8,6 +8,17 @@ the mean of the encoder outputs assigned to it, by an exponential moving average
 the per-code counts and sums (van den Oord et al. 2017, appendix). A code that no vector
 chose for ``dead_after`` steps is *dead*: it is moved onto a random encoder output of the
 current batch, so that the whole codebook stays in use.
+
+**Sticky assignment.** With ``switch_cost > 0`` a sequence is not quantized frame by frame
+but as a whole: :func:`sticky_assign` picks the code path that minimises the summed squared
+distance plus ``switch_cost`` times the number of code changes (a Viterbi pass over the
+sequence). A token then changes only when the motion has moved far enough to pay for it, so
+the stream holds still while the face does and does not flicker between two neighbouring
+codes. That flicker carries no motion but is unpredictable, and it is what kept a language
+model's next-token accuracy at the stream's repeat rate. The cost is relative: it is
+``switch_cost`` times a running mean of the nearest-code distance (``distance_scale``, tracked
+in training like a batch-norm statistic and frozen in eval mode), so it keeps its meaning
+while the encoder's scale drifts and a sequence's tokens never depend on its batch.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["EMAQuantizer", "QuantizerOutput", "kmeans_plus_plus"]
+__all__ = ["EMAQuantizer", "QuantizerOutput", "kmeans_plus_plus", "sticky_assign"]
 
 #: Floor of the EMA counts, so that a code whose count decayed away never divides by zero.
 EMA_EPSILON = 1e-5
@@ -46,6 +57,46 @@ class QuantizerOutput(NamedTuple):
 def _squared_distances(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """(M, K) squared Euclidean distances between (M, D) vectors and (K, D) codes."""
     return z.pow(2).sum(1, keepdim=True) - 2.0 * z @ codebook.t() + codebook.pow(2).sum(1)[None, :]
+
+
+def sticky_assign(distances: torch.Tensor, mask: torch.Tensor, switch_cost: float) -> torch.Tensor:
+    """Code paths that minimise distance plus a cost per code change (Viterbi).
+
+    The path of a row minimises ``sum_t distances[t, k_t] + switch_cost * #{t: k_t != k_t-1}``
+    over its valid positions. Staying on a code is free and switching may land on any code,
+    so each step needs only the best cost of the step before: O(N K) per row.
+
+    Args:
+        distances: (B, N, K) float32 squared distances of each position to each code.
+        mask: (B, N) bool, True at valid positions; padding must come after them (it neither
+            costs nor switches, so a row's path is the same alone or in a padded batch).
+        switch_cost: Cost of one change of code, in the units of ``distances`` (0 gives
+            the nearest code at every position).
+
+    Returns:
+        (B, N) int64 code indices (padding repeats the last valid code).
+    """
+    b, n, k = distances.shape
+    if switch_cost <= 0 or n < 2:
+        return distances.argmin(-1)
+    cost = distances[:, 0].clone()  # (B, K): best path cost ending on each code
+    stayed = torch.ones(b, n, k, dtype=torch.bool)  # the best path into (t, k) stayed on k
+    best_before = torch.zeros(b, n, dtype=torch.long)  # argmin of the costs at t - 1
+    for t in range(1, n):
+        lowest, best_before[:, t - 1] = cost.min(-1)  # (B,), (B,)
+        switch = lowest[:, None] + switch_cost  # (B, 1)
+        stay = cost <= switch  # (B, K)
+        valid = mask[:, t, None]  # (B, 1)
+        stayed[:, t] = stay | ~valid
+        cost = torch.where(valid, torch.where(stay, cost, switch) + distances[:, t], cost)
+    path = torch.empty(b, n, dtype=torch.long)
+    current = cost.argmin(-1)  # (B,)
+    for t in range(n - 1, -1, -1):
+        path[:, t] = current
+        if t:
+            kept = stayed[:, t].gather(1, current[:, None])[:, 0]  # (B,)
+            current = torch.where(kept, current, best_before[:, t - 1])
+    return path
 
 
 def kmeans_plus_plus(
@@ -96,20 +147,32 @@ class EMAQuantizer(nn.Module):
         decay: EMA decay of the counts and sums (0.99: a code follows its cluster's mean
             over about a hundred steps).
         dead_after: A code unused for this many consecutive training steps is reset.
+        switch_cost: Cost of a change of code, in units of ``distance_scale`` (0 = assign
+            each position its nearest code; see :func:`sticky_assign`).
     """
 
-    def __init__(self, codebook_size: int, code_dim: int, decay: float, dead_after: int) -> None:
+    def __init__(
+        self,
+        codebook_size: int,
+        code_dim: int,
+        decay: float,
+        dead_after: int,
+        switch_cost: float = 0.0,
+    ) -> None:
         super().__init__()
         self.codebook_size = codebook_size
         self.code_dim = code_dim
         self.decay = decay
         self.dead_after = dead_after
+        self.switch_cost = switch_cost
         self.register_buffer("codebook", torch.randn(codebook_size, code_dim) * 0.1)
         self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", self.codebook.clone())
         self.register_buffer("unused_steps", torch.zeros(codebook_size, dtype=torch.int64))
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
         self.register_buffer("resets", torch.zeros((), dtype=torch.int64))
+        # Running mean of the squared distance to the nearest code: the unit of switch_cost.
+        self.register_buffer("distance_scale", torch.ones(()))
 
     def lookup(self, z: torch.Tensor) -> torch.Tensor:
         """Nearest code indices.
@@ -121,6 +184,28 @@ class EMAQuantizer(nn.Module):
             (M,) int64 indices into the codebook.
         """
         return _squared_distances(z, self.codebook).argmin(1)
+
+    def assign(
+        self, z: torch.Tensor, mask: torch.Tensor, update_scale: bool = False
+    ) -> torch.Tensor:
+        """Code indices of whole sequences, sticky when ``switch_cost > 0``.
+
+        Args:
+            z: (B, N, D) float32 vectors.
+            mask: (B, N) bool, True at valid positions (padding after them).
+            update_scale: Move ``distance_scale`` toward this batch's mean nearest distance
+                (training only).
+
+        Returns:
+            (B, N) int64 indices into the codebook.
+        """
+        b, n, d = z.shape
+        distances = _squared_distances(z.reshape(b * n, d), self.codebook).reshape(b, n, -1)
+        if update_scale and bool(mask.any()):
+            nearest = distances.min(-1).values[mask].mean()
+            self.distance_scale.mul_(self.decay).add_(nearest, alpha=1 - self.decay)
+        cost = self.switch_cost * float(self.distance_scale)
+        return sticky_assign(distances, mask, cost)
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         """Codes for indices.
@@ -146,6 +231,7 @@ class EMAQuantizer(nn.Module):
         self.ema_sum.copy_(codebook)
         self.ema_count.fill_(1.0)
         self.unused_steps.zero_()
+        self.distance_scale.copy_(_squared_distances(z.float(), codebook).min(1).values.mean())
         self.initialised.fill_(True)
 
     def forward(
@@ -165,7 +251,9 @@ class EMAQuantizer(nn.Module):
         b, d, n = z.shape
         flat = z.transpose(1, 2).reshape(b * n, d)  # (B*N, D)
         valid = mask.reshape(b * n)  # (B*N,)
-        indices = self.lookup(flat.detach().float())  # (B*N,)
+        with torch.no_grad():
+            latents = flat.detach().float().reshape(b, n, d)
+            indices = self.assign(latents, mask, update_scale=self.training).reshape(b * n)
         counts = torch.bincount(indices[valid], minlength=self.codebook_size).float()  # (K,)
         if self.training:
             self._ema_update(flat.detach()[valid].float(), indices[valid], counts, generator)

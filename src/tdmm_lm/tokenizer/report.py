@@ -6,6 +6,9 @@ then ``decode``, which clips to the ``arkit`` ranges), and are compared with the
 * ``vertex_error_mm``: mean Euclidean distance between reconstructed and true vertices of
   the built-in face model (all 478 vertices, every frame), in mm; the face is 140 mm wide.
   ``vertex_error_p95_mm`` is the 95th percentile of the per-frame mean.
+* ``expression_vertex_error_mm``: the same in the head's own frame (head rotation taken from
+  the original on both sides), i.e. the error of the expression, jaw and eyes alone. Head
+  rotation swings every vertex about the neck, so it dominates the posed figure.
 * ``param_mae``: mean absolute error of the 52 blendshape weights (each in [0, 1]).
 * ``head_angle_error_deg`` / ``eye_angle_error_deg``: mean absolute error of the head's and
   the eyes' yaw, pitch and roll, in degrees.
@@ -13,6 +16,11 @@ then ``decode``, which clips to the ``arkit`` ranges), and are compared with the
   ``perplexity``: exp of the entropy of the code histogram (K if all codes are equally
   frequent); ``repeat_rate``: the fraction of tokens equal to the token before them (how
   "slow" the token stream is, which makes it easier for a language model to predict).
+* ``peak_retention``: for every sequence and blendshape whose true peak reaches
+  :data:`PEAK_FLOOR`, the reconstructed peak over the true one, averaged; a tokenizer that
+  flattens strong expressions (a broad smile coming back as a faint one) shows here before
+  it shows in the mean errors. ``peak_retention_worst`` names the blendshape that keeps the
+  least of its peaks.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tdmm_lm.face import FaceModel
+from tdmm_lm.face import ARKIT, FaceModel
 from tdmm_lm.tokenizer.data import load_split
 from tdmm_lm.tokenizer.model import N_BLENDSHAPES, MotionTokenizer
 
@@ -34,12 +42,15 @@ __all__ = ["REPORT_KEYS", "format_report", "reconstruction_metrics", "tokenizer_
 REPORT_KEYS = (
     "vertex_error_mm",
     "vertex_error_p95_mm",
+    "expression_vertex_error_mm",
     "param_mae",
     "head_angle_error_deg",
     "eye_angle_error_deg",
     "codebook_usage",
     "perplexity",
     "repeat_rate",
+    "peak_retention",
+    "peak_retention_worst",
     "n_sequences",
     "n_frames",
 )
@@ -48,6 +59,8 @@ TARGET_VERTEX_ERROR_MM = 1.0
 TARGET_CODEBOOK_USAGE = 0.8
 _HEAD = slice(52, 55)
 _EYES = slice(55, 61)
+#: Blendshape peaks at or above this count in ``peak_retention``.
+PEAK_FLOOR = 0.5
 
 
 def reconstruction_metrics(tok: MotionTokenizer, sequences: list[np.ndarray]) -> dict[str, Any]:
@@ -68,10 +81,19 @@ def reconstruction_metrics(tok: MotionTokenizer, sequences: list[np.ndarray]) ->
     finally:
         tok.train(was_training)
     face = FaceModel()
-    frame_errors, shape_err, head_err, eye_err = [], [], [], []
+    frame_errors, expression_errors, shape_err, head_err, eye_err = [], [], [], [], []
+    peak_ratios: dict[int, list[float]] = {}
     for true, pred in zip(sequences, recons, strict=True):
         dist = np.linalg.norm(face.vertices(pred) - face.vertices(true), axis=-1)  # (T, V)
         frame_errors.append(dist.mean(1))
+        unposed = pred.copy()
+        unposed[:, _HEAD] = true[:, _HEAD]
+        dist = np.linalg.norm(face.vertices(unposed) - face.vertices(true), axis=-1)
+        expression_errors.append(dist.mean(1))
+        true_peak, pred_peak = true[:, :N_BLENDSHAPES].max(0), pred[:, :N_BLENDSHAPES].max(0)
+        for channel in np.flatnonzero(true_peak >= PEAK_FLOOR):
+            ratio = pred_peak[channel] / true_peak[channel]
+            peak_ratios.setdefault(int(channel), []).append(float(ratio))
         diff = np.abs(pred - true)  # (T, 61)
         shape_err.append(diff[:, :N_BLENDSHAPES].mean(1))
         head_err.append(np.degrees(diff[:, _HEAD]).mean(1))
@@ -81,15 +103,24 @@ def reconstruction_metrics(tok: MotionTokenizer, sequences: list[np.ndarray]) ->
     p = counts[counts > 0] / counts.sum()
     repeats = sum(int((t[1:] == t[:-1]).sum()) for t in tokens)
     per_frame = np.concatenate(frame_errors)
+    ratios = [r for rs in peak_ratios.values() for r in rs]
+    worst = min(peak_ratios, key=lambda c: np.mean(peak_ratios[c]), default=None)
     return {
         "vertex_error_mm": float(per_frame.mean()),
         "vertex_error_p95_mm": float(np.percentile(per_frame, 95)),
+        "expression_vertex_error_mm": float(np.concatenate(expression_errors).mean()),
         "param_mae": float(np.concatenate(shape_err).mean()),
         "head_angle_error_deg": float(np.concatenate(head_err).mean()),
         "eye_angle_error_deg": float(np.concatenate(eye_err).mean()),
         "codebook_usage": float((counts > 0).mean()),
         "perplexity": float(math.exp(-(p * np.log(p)).sum())),
         "repeat_rate": repeats / max(len(all_tokens) - len(tokens), 1),
+        "peak_retention": float(np.mean(ratios)) if ratios else float("nan"),
+        "peak_retention_worst": (
+            {"channel": ARKIT.channels[worst], "ratio": float(np.mean(peak_ratios[worst]))}
+            if worst is not None
+            else None
+        ),
         "n_sequences": len(sequences),
         "n_frames": int(sum(len(s) for s in sequences)),
     }
@@ -164,12 +195,20 @@ def format_report(report: dict[str, Any]) -> str:
         f"  codebook {report.get('codebook_size', '?')} codes, "
         f"{report.get('frames_per_token', '?')} frame(s) per token at {report.get('fps', 0):g} fps",
         f"  vertex error     {report['vertex_error_mm']:.3f} mm "
-        f"(p95 {report['vertex_error_p95_mm']:.3f} mm)",
+        f"(p95 {report['vertex_error_p95_mm']:.3f} mm; "
+        f"{report['expression_vertex_error_mm']:.3f} mm in the head's frame)",
         f"  blendshape MAE   {report['param_mae']:.4f}",
         f"  head angle error {report['head_angle_error_deg']:.3f} deg",
         f"  eye angle error  {report['eye_angle_error_deg']:.3f} deg",
         f"  codebook usage   {100 * report['codebook_usage']:.1f} % "
         f"(perplexity {report['perplexity']:.1f}, repeat rate {report['repeat_rate']:.3f})",
+        f"  peaks kept       {100 * report['peak_retention']:.1f} % of blendshape peaks "
+        f">= {PEAK_FLOOR}"
+        + (
+            f" (least: {worst['channel']} {100 * worst['ratio']:.0f} %)"
+            if (worst := report.get("peak_retention_worst"))
+            else ""
+        ),
     ]
     if ctx:
         lines.append(

@@ -292,12 +292,12 @@ def _loop(
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
         x, mask = get_batch(train, tok, cfg, _rng(cfg.seed, step, _WINDOWS))
-        _, losses, counts = tok(x, mask, _torch_generator(cfg.seed, step, _RESETS), quantize)
+        result, losses = tok(x, mask, _torch_generator(cfg.seed, step, _RESETS), quantize)
         optimizer.zero_grad(set_to_none=True)
         losses.total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(tok.parameters(), cfg.grad_clip)
         optimizer.step()
-        tracker.add(losses.as_floats(), counts, int(mask.sum()))
+        tracker.add(losses.as_floats(), result.counts, int(mask.sum()))
         step += 1
         if step % cfg.log_interval == 0 or step == cfg.steps:
             line = tracker.line(cfg.model.frames_per_token)
