@@ -137,3 +137,23 @@ def test_a_sentence_conditioned_text_to_motion_model_trains_and_animates(tiny_co
     assert seq.n_frames == round(model.fps) and np.isfinite(seq.params).all()
     source = model.builder.l2m_source(PROMPT, 5, 1.0)
     assert int((source.tokens == model.vocab.txt).sum()) == 1  # the whole prompt in one slot
+
+
+def test_animate_batch_gives_each_prompt_its_length_deterministically(tiny_model):
+    prompts = [PROMPT, "she frowns", "a man looks surprised, then laughs and shakes his head"]
+    seconds = [1.0, 2.0, 0.48]
+    first = tiny_model.animate_batch(prompts, seconds, seed=5)
+    again = tiny_model.animate_batch(prompts, seconds, seed=5)
+    for seq, repeat, p, s in zip(first, again, prompts, seconds, strict=True):
+        assert seq.n_frames == round(s * tiny_model.fps) and seq.meta["prompt"] == p
+        np.testing.assert_array_equal(seq.params, repeat.params)
+    with pytest.raises(InvalidInputError, match="durations"):
+        tiny_model.animate_batch(prompts, [1.0], seed=0)
+    with pytest.raises(InvalidInputError, match="empty"):
+        tiny_model.animate_batch([PROMPT, " "], 1.0)
+    assert tiny_model.animate_batch([], 1.0) == []
+
+
+def test_describe_batch_writes_the_captions_describe_writes(tiny_model):
+    clips = [tiny_model.animate(PROMPT, seconds=s, seed=i) for i, s in enumerate((1.0, 2.4, 3.0))]
+    assert tiny_model.describe_batch(clips) == [tiny_model.describe(c) for c in clips]

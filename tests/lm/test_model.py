@@ -152,7 +152,7 @@ def test_guidance_of_one_is_plain_conditional_sampling():
     torch.testing.assert_close(both[0], both[1])
     strong = model.generate(idx, 10, text_states=states, text_mask=mask, guidance=5.0, **kw)
     assert strong.shape == both.shape
-    with pytest.raises(ValueError, match="2 rows"):
+    with pytest.raises(ValueError, match="with and without text"):
         model.generate(idx[:1], 3, guidance=2.0)
 
 
@@ -224,3 +224,47 @@ def test_sliced_output_layer_is_exact():
     reference, _ = model(idx)
     torch.testing.assert_close(last[..., 20:30], reference[..., 20:30])
     assert torch.isinf(last[..., :20]).all()
+
+
+def test_left_padded_prompts_continue_as_they_would_alone():
+    model = tiny(text_dim=8, txt_token_id=7)
+    rows = [[1, 7, 7, 3, 4], [1, 7, 3], [1, 2, 3, 4, 5, 6, 8]]
+    g = torch.Generator().manual_seed(0)
+    states = [torch.randn(sum(t == 7 for t in r), 8, generator=g) for r in rows]
+    width, slots = max(map(len, rows)), max(len(s) for s in states)
+    idx = torch.zeros(3, width, dtype=torch.long)
+    valid = torch.zeros(3, width, dtype=torch.bool)
+    padded_states = torch.zeros(3, slots, 8)
+    text_mask = torch.zeros(3, slots, dtype=torch.bool)
+    countdown = torch.full((3, width), -1)
+    for i, (r, s) in enumerate(zip(rows, states, strict=True)):
+        idx[i, width - len(r) :] = torch.tensor(r)
+        valid[i, width - len(r) :] = True
+        padded_states[i, : len(s)], text_mask[i, : len(s)] = s, True
+        countdown[i, -1] = 6
+    new_countdown = torch.arange(5, -1, -1)
+    batch = model.generate(idx, 6, countdown=countdown, new_countdown=new_countdown,
+                           text_states=padded_states, text_mask=text_mask, temperature=0.0,
+                           valid=valid)  # fmt: skip
+    for i, (r, s) in enumerate(zip(rows, states, strict=True)):
+        alone = model.generate(
+            torch.tensor([r]), 6, countdown=countdown[i : i + 1, width - len(r) :],
+            new_countdown=new_countdown, text_states=s[None] if len(s) else None,
+            text_mask=torch.ones(1, len(s), dtype=torch.bool) if len(s) else None,
+            temperature=0.0,
+        )  # fmt: skip
+        torch.testing.assert_close(batch[i, width:], alone[0, len(r) :])
+
+
+def test_guided_batches_pair_each_prompt_with_its_hidden_copy():
+    model = tiny(text_dim=8, txt_token_id=7)
+    idx = torch.tensor([[1, 7, 3, 4]] * 4)
+    states = torch.randn(4, 1, 8)
+    states[2:] = 0.0  # rows 2 and 3 hide the prompts of rows 0 and 1
+    mask = torch.ones(4, 1, dtype=torch.bool)
+    kw = dict(temperature=0.0, guidance=3.0)
+    batch = model.generate(idx, 8, text_states=states, text_mask=mask, **kw)
+    for i in (0, 1):
+        pair = model.generate(idx[:2], 8, text_states=states[[i, i + 2]], text_mask=mask[:2], **kw)
+        torch.testing.assert_close(batch[i], pair[0])
+        torch.testing.assert_close(batch[i + 2], pair[0])

@@ -167,68 +167,150 @@ class TdmmModel:
         Returns:
             A ``FaceSequence`` in the ``arkit`` space at the tokenizer's frame rate.
         """
+        return self.animate_batch([prompt], seconds, seed, temperature, top_k, top_p, guidance)[0]
+
+    def animate_batch(
+        self,
+        prompts: list[str],
+        seconds: float | list[float] = 4.0,
+        seed: int = 0,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        guidance: float | None = None,
+    ) -> list[FaceSequence]:
+        """Generate motion for many prompts in one decoding pass (see :meth:`animate`).
+
+        A batch is decoded together, its prompts padded to one length, which is many times
+        faster than one prompt at a time. The result is deterministic given ``seed`` and
+        the batch; a prompt's motion in a batch differs from its :meth:`animate` with the
+        same seed (the random draws are shared out differently), not in distribution.
+
+        Args:
+            prompts: What each face should do.
+            seconds: One duration for all, or one per prompt.
+            seed: Seed of the sampling.
+            temperature: See :meth:`animate`.
+            top_k: See :meth:`animate`.
+            top_p: See :meth:`animate`.
+            guidance: See :meth:`animate`.
+
+        Returns:
+            One ``FaceSequence`` per prompt, in order.
+        """
         from tdmm_lm.face import ARKIT, FaceSequence
 
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise InvalidInputError("the prompt is empty; say what the face should do")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise InvalidInputError(
-                f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}"
-            )
-        if not (isinstance(seconds, (int, float)) and 0 < seconds <= self.max_seconds):
-            raise InvalidInputError(
-                f"--seconds must be in (0, {self.max_seconds:g}] for this model, got {seconds}"
-            )
-        cfg = self.config
-        temperature = cfg.temperature if temperature is None else temperature
-        top_k = cfg.top_k if top_k is None else top_k
-        top_p = cfg.top_p if top_p is None else top_p
-        guidance = cfg.guidance if guidance is None else guidance
-        if temperature < 0 or top_k < 0 or not 0 < top_p <= 1 or guidance < 0:
-            raise InvalidInputError(
-                f"need temperature >= 0, top_k >= 0, top_p in (0, 1] and guidance >= 0, got "
-                f"{temperature}, {top_k}, {top_p}, {guidance}"
-            )
-        guided = guidance != 1.0 and cfg.backend == "gpt"
-        n_frames = max(1, round(seconds * self.fps))
-        n_tokens = -(-n_frames // self.tokenizer.frames_per_token)  # ceil
-        rows = [self.builder.l2m_source(prompt, n_tokens, seconds, drop=drop)
-                for drop in ((False, True) if guided else (False,))]  # fmt: skip
-        source = rows[0]
+        durations = [seconds] * len(prompts) if isinstance(seconds, (int, float)) else seconds
+        if len(durations) != len(prompts):
+            raise InvalidInputError(f"{len(prompts)} prompts but {len(durations)} durations")
+        for prompt in prompts:
+            _check_prompt(prompt)
+        for value in durations:
+            if not (isinstance(value, (int, float)) and 0 < value <= self.max_seconds):
+                raise InvalidInputError(
+                    f"--seconds must be in (0, {self.max_seconds:g}] for this model, got {value}"
+                )
+        sampling = self._sampling(temperature, top_k, top_p, guidance)
+        if not prompts:
+            return []
+        if self.config.backend != "gpt" and len(prompts) > 1:  # base models: one at a time
+            return [
+                self.animate(p, d, seed, **sampling)
+                for p, d in zip(prompts, durations, strict=True)
+            ]
+        guided = sampling["guidance"] != 1.0 and self.config.backend == "gpt"
+        r = self.tokenizer.frames_per_token
+        frames = [max(1, round(d * self.fps)) for d in durations]
+        counts = [-(-f // r) for f in frames]  # motion tokens of each prompt
+        drops = (False, True) if guided else (False,)
+        jobs = list(zip(prompts, counts, durations, strict=True))
+        sources = [
+            self.builder.l2m_source(p, n, d, drop=drop) for drop in drops for p, n, d in jobs
+        ]
+        longest = max(counts)
+        # Each row counts down from its own length; tokens past its end are dropped.
+        new_countdown = torch.stack([torch.arange(n - 1, n - 1 - longest, -1) for n in counts])
+        new_countdown = new_countdown.clamp_min(-1).repeat(len(drops), 1)  # (rows, longest)
         generator = torch.Generator().manual_seed(int(seed))
         with _inference_threads():
-            states, mask = self._text_states(source.text_ids, len(rows))
+            idx, countdown, valid = _left_pad(sources, self.vocab.pad)
+            states, mask = self._text_states([src.text_ids for src in sources], drops)
             out = self.lm.generate(
-                torch.from_numpy(np.stack([r.tokens for r in rows])),
-                n_tokens,
-                countdown=torch.from_numpy(np.stack([r.countdown for r in rows])),
-                new_countdown=torch.arange(n_tokens - 1, -1, -1),
+                idx,
+                longest,
+                countdown=countdown,
+                new_countdown=new_countdown,
                 text_states=states,
                 text_mask=mask,
                 allowed=self._motion_allowed,
-                temperature=temperature,
-                top_k=top_k or None,
-                top_p=top_p,
+                temperature=sampling["temperature"],
+                top_k=sampling["top_k"] or None,
+                top_p=sampling["top_p"],
                 generator=generator,
-                guidance=guidance if guided else None,
-                draft=cfg.draft,
+                guidance=sampling["guidance"] if guided else None,
+                draft=self.config.draft,
+                valid=valid,
             )
-            codes = self.vocab.motion_codes(out[0, len(source.tokens) :].numpy())
-            params = self.tokenizer.decode(codes)[:n_frames]
-        params = np.clip(params, ARKIT.low, ARKIT.high).astype(np.float32)
-        meta = {"prompt": prompt, "seed": int(seed), "source": "tdmm-lm animate"}
-        return FaceSequence(params, space="arkit", fps=self.fps, meta=meta)
+            motion = out[:, idx.shape[1] :].numpy()  # (rows, longest)
+            result = []
+            for i, (prompt, n, f) in enumerate(zip(prompts, counts, frames, strict=True)):
+                params = self.tokenizer.decode(self.vocab.motion_codes(motion[i, :n]))[:f]
+                params = np.clip(params, ARKIT.low, ARKIT.high).astype(np.float32)
+                meta = {"prompt": prompt, "seed": int(seed), "source": "tdmm-lm animate"}
+                result.append(FaceSequence(params, space="arkit", fps=self.fps, meta=meta))
+        return result
+
+    def _sampling(
+        self,
+        temperature: float | None,
+        top_k: int | None,
+        top_p: float | None,
+        guidance: float | None,
+    ) -> dict[str, Any]:
+        """The sampling settings, the model's defaults filling the Nones; checked."""
+        cfg = self.config
+        values = {
+            "temperature": cfg.temperature if temperature is None else temperature,
+            "top_k": cfg.top_k if top_k is None else top_k,
+            "top_p": cfg.top_p if top_p is None else top_p,
+            "guidance": cfg.guidance if guidance is None else guidance,
+        }
+        if (
+            values["temperature"] < 0
+            or values["top_k"] < 0
+            or not 0 < values["top_p"] <= 1
+            or values["guidance"] < 0
+        ):
+            raise InvalidInputError(
+                "need temperature >= 0, top_k >= 0, top_p in (0, 1] and guidance >= 0, got "
+                "{temperature}, {top_k}, {top_p}, {guidance}".format(**values)
+            )
+        return values
 
     def _text_states(
-        self, text_ids: tuple[int, ...], rows: int = 1
+        self, text_ids: list[tuple[int, ...]], drops: tuple[bool, ...]
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Encoder states of a prompt: (rows, P, dim), rows after the first zeroed (hidden)."""
-        if self.text_encoder is None or not text_ids:
+        """Encoder states of the rows' prompts, zeroed (hidden) in the rows of a drop pass.
+
+        Args:
+            text_ids: Encoder ids of each row (``len(drops)`` passes over the prompts).
+            drops: For each pass over the prompts, whether its prompts are hidden.
+
+        Returns:
+            ((rows, P, dim) states, (rows, P) mask), or (None, None) without an encoder.
+        """
+        if self.text_encoder is None or not any(text_ids):
             return None, None
-        ids = torch.tensor([text_ids], dtype=torch.long)
-        states, mask = self.text_encoder.states_for(ids, torch.ones_like(ids, dtype=torch.bool))
-        hidden = torch.zeros(rows - 1, *states.shape[1:])  # (rows - 1, P, dim)
-        return torch.cat([states, hidden]), mask.expand(rows, -1)
+        from tdmm_lm.lm.text import pad_token_ids
+
+        ids, mask = pad_token_ids([list(t) for t in text_ids], 0)
+        states, mask = self.text_encoder.states_for(ids, mask)
+        if states is not None:
+            per_pass = len(text_ids) // len(drops)
+            for k, drop in enumerate(drops):
+                if drop:
+                    states[k * per_pass : (k + 1) * per_pass] = 0.0
+        return states, mask
 
     # -- Motion2Language ----------------------------------------------------------------------
 
@@ -247,41 +329,86 @@ class TdmmModel:
             The description. Sequences longer than the model's clips are described window
             by window, joined by "Then:".
         """
+        return self.describe_batch([sequence], temperature, seed)[0]
+
+    def describe_batch(
+        self,
+        sequences: list[FaceSequence | np.ndarray],
+        temperature: float = 0.0,
+        seed: int = 0,
+    ) -> list[str]:
+        """Describe many motions in one decoding pass (see :meth:`describe`).
+
+        Greedy captions (the default) are the ones :meth:`describe` writes, up to float
+        rounding in the padded batch.
+
+        Returns:
+            One description per sequence, in order.
+        """
         from tdmm_lm.face import FaceSequence
 
-        if not isinstance(sequence, FaceSequence):
-            sequence = FaceSequence(np.asarray(sequence, dtype=np.float32), fps=self.fps)
-        if sequence.space != "arkit":
-            raise InvalidInputError(f"describe reads arkit sequences, got {sequence.space!r}")
-        if sequence.n_frames == 0:
-            raise InvalidInputError("the sequence has no frames")
-        if sequence.fps != self.fps:
-            sequence = sequence.resample(self.fps)
+        windows: list[np.ndarray] = []  # the motion codes of every window of every sequence
+        owners: list[int] = []
+        for k, sequence in enumerate(sequences):
+            if not isinstance(sequence, FaceSequence):
+                sequence = FaceSequence(np.asarray(sequence, dtype=np.float32), fps=self.fps)
+            if sequence.space != "arkit":
+                raise InvalidInputError(f"describe reads arkit sequences, got {sequence.space!r}")
+            if sequence.n_frames == 0:
+                raise InvalidInputError("the sequence has no frames")
+            if sequence.fps != self.fps:
+                sequence = sequence.resample(self.fps)
+            with _inference_threads():
+                codes = np.asarray(self.tokenizer.encode(sequence.params), dtype=np.int64)
+            chunks = self._windows(codes)
+            windows.extend(chunks)
+            owners.extend([k] * len(chunks))
+        if not windows:
+            return []
+        generator = torch.Generator().manual_seed(int(seed))
         with _inference_threads():
-            codes = np.asarray(self.tokenizer.encode(sequence.params), dtype=np.int64)
-            window = self.config.max_motion_tokens
-            chunks = [codes[i : i + window] for i in range(0, len(codes), window)]
-            if len(chunks) > 1 and len(chunks[-1]) < window // 4:  # a short tail: fold it in
-                chunks[-2] = np.concatenate(chunks[-2:])[-window:]
-                chunks.pop()
-            generator = torch.Generator().manual_seed(int(seed))
-            texts = [self._caption(chunk, temperature, generator) for chunk in chunks]
-        return WINDOW_JOIN.join(texts)
+            if self.config.backend == "gpt":
+                texts = self._captions(windows, temperature, generator)
+            else:  # base models: one at a time (no padded batches)
+                texts = [self._captions([w], temperature, generator)[0] for w in windows]
+        joined: list[list[str]] = [[] for _ in sequences]
+        for k, text in zip(owners, texts, strict=True):
+            joined[k].append(text)
+        return [WINDOW_JOIN.join(parts) for parts in joined]
 
-    def _caption(self, codes: np.ndarray, temperature: float, generator: torch.Generator) -> str:
-        source = self.builder.m2l_source(codes)
-        room = self.lm_block_size() - len(source.tokens)
+    def _windows(self, codes: np.ndarray) -> list[np.ndarray]:
+        """Cut a long code sequence into windows the model was trained on."""
+        window = self.config.max_motion_tokens
+        chunks = [codes[i : i + window] for i in range(0, len(codes), window)]
+        if len(chunks) > 1 and len(chunks[-1]) < window // 4:  # a short tail: fold it in
+            chunks[-2] = np.concatenate(chunks[-2:])[-window:]
+            chunks.pop()
+        return chunks
+
+    def _captions(
+        self, windows: list[np.ndarray], temperature: float, generator: torch.Generator
+    ) -> list[str]:
+        """One caption per window of motion codes, decoded together."""
+        sources = [self.builder.m2l_source(codes) for codes in windows]
+        idx, countdown, valid = _left_pad(sources, self.vocab.pad)
+        room = self.lm_block_size() - idx.shape[1]
         out = self.lm.generate(
-            torch.from_numpy(source.tokens)[None],
+            idx,
             min(MAX_CAPTION_TOKENS, room),
-            countdown=torch.from_numpy(source.countdown)[None],
+            countdown=countdown,
             allowed=self._text_allowed,
             eos_id=self.vocab.eos,
             temperature=temperature,
             generator=generator,
             no_repeat_ngram=NO_REPEAT_NGRAM if self.config.backend == "gpt" else 0,
+            valid=valid,
         )
-        return self.vocab.decode_text(out[0, len(source.tokens) :].tolist()).strip()
+        texts = []
+        for row in out[:, idx.shape[1] :].tolist():
+            if self.vocab.eos in row:
+                row = row[: row.index(self.vocab.eos) + 1]
+            texts.append(self.vocab.decode_text(row).strip())
+        return texts
 
     def lm_block_size(self) -> int:
         """Longest sequence the language model takes."""
@@ -359,6 +486,36 @@ class TdmmModel:
         lm, vocab = _build_lm(path, config, tokenizer.codebook_size)
         lm.load_state_dict(weights)
         return cls(lm, vocab, tokenizer, config)
+
+
+def _check_prompt(prompt: Any) -> None:
+    """Refuse an empty or oversized prompt with a message that says what to do."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidInputError("the prompt is empty; say what the face should do")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidInputError(
+            f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}"
+        )
+
+
+def _left_pad(sources: list[Any], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stack task sources of different lengths, padded on the left.
+
+    Returns:
+        ((B, L) int64 ids, (B, L) int64 countdown, (B, L) bool: True at real tokens).
+    """
+    from tdmm_lm.lm.model import COUNTDOWN_NONE
+
+    width = max(len(src.tokens) for src in sources)
+    idx = torch.full((len(sources), width), pad_id, dtype=torch.long)
+    countdown = torch.full((len(sources), width), COUNTDOWN_NONE, dtype=torch.long)
+    valid = torch.zeros((len(sources), width), dtype=torch.bool)
+    for i, src in enumerate(sources):
+        n = len(src.tokens)
+        idx[i, width - n :] = torch.from_numpy(src.tokens)
+        countdown[i, width - n :] = torch.from_numpy(src.countdown)
+        valid[i, width - n :] = True
+    return idx, countdown, valid
 
 
 def _build_lm(path: Path, config: ModelConfig, codebook_size: int) -> tuple[Any, Any]:

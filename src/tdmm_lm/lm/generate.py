@@ -78,15 +78,20 @@ def sample_next(
 
 
 def combine_guidance(logits: torch.Tensor, guidance: float | None) -> torch.Tensor:
-    """Classifier-free guidance: rows (with text, without) -> ``u + g * (c - u)``.
+    """Classifier-free guidance: rows (n with text, then n without) -> ``u + g * (c - u)``.
 
     Args:
-        logits: (2, ..., V) when guided, else (B, ..., V) returned as is.
+        logits: (2n, ..., V) when guided, else (B, ..., V) returned as is.
         guidance: The scale, or None for no guidance.
+
+    Returns:
+        (n, ..., V) guided logits, or ``logits`` unchanged.
     """
     if guidance is None:
         return logits
-    return logits[1:] + guidance * (logits[:1] - logits[1:])
+    n = logits.shape[0] // 2
+    cond, uncond = logits[:n], logits[n:]
+    return uncond + guidance * (cond - uncond)
 
 
 def block_repeats(logits: torch.Tensor, generated: torch.Tensor, n: int) -> torch.Tensor:

@@ -10,6 +10,10 @@ Read top to bottom: attention (with a KV cache), MLP, block, config, then the mo
   that are not motion get a separate "not motion" embedding (index ``-1`` in the input).
 * **Text prefix.** When ``text_dim > 0``, each ``<txt>`` placeholder token is replaced by a
   projected token state of the frozen sentence encoder (:mod:`tdmm_lm.lm.text`), in order.
+
+Generation takes a batch of prompts of different lengths by padding them on the left: the
+padding is masked out of attention and each row's positions count from its first real token,
+so a row continues exactly as it would alone (up to float rounding).
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class KVCache:
         self.k = [torch.zeros(shape) for _ in range(n_layer)]
         self.v = [torch.zeros(shape) for _ in range(n_layer)]
         self.length = 0  # positions filled so far (all layers alike)
+        # Left padding of a batch of prompts: which cached positions are real, and how many
+        # pads each row starts with (its positions count from its first real token).
+        self.valid: torch.Tensor | None = None  # (B, max_len) bool, None = no padding
+        self.pads = torch.zeros(batch, dtype=torch.long)  # (B,)
 
 
 class CausalSelfAttention(nn.Module):
@@ -62,8 +70,13 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+        self,
+        x: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C); ``mask`` (B, 1, T, S) bool replaces the causal mask."""
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)  # each (B, T, C)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
@@ -76,7 +89,9 @@ class CausalSelfAttention(nn.Module):
             k = cache.k[layer][:, :, : start + t]  # (B, nh, start+T, hs)
             v = cache.v[layer][:, :, : start + t]
         drop = self.dropout if self.training else 0.0
-        if start == 0:
+        if mask is not None:  # left-padded rows: causal and no padded keys
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
+        elif start == 0:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
         elif t == 1:  # one new query sees every cached key: no mask needed
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
@@ -110,8 +125,14 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(d_model, bias=bias)
         self.mlp = MLP(d_model, dropout, bias)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), cache, layer)
+    def forward(
+        self,
+        x: torch.Tensor,
+        cache: KVCache | None,
+        layer: int,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, layer, mask)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -209,8 +230,12 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         text_states: torch.Tensor | None,
         text_mask: torch.Tensor | None,
         start: int,
+        pads: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Input embeddings of positions ``start … start+T-1``, (B, T, C)."""
+        """Input embeddings of positions ``start … start+T-1``, (B, T, C).
+
+        ``pads`` (B,) shifts each row's positions back by its left padding.
+        """
         t = idx.shape[1]
         if start + t > self.config.block_size:
             raise ValueError(
@@ -227,6 +252,8 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         none = self.config.max_countdown + 1
         cd = torch.where(countdown < 0, none, countdown.clamp(max=self.config.max_countdown))
         pos = torch.arange(start, start + t, device=idx.device)  # (T,)
+        if pads is not None:
+            pos = (pos[None] - pads[:, None]).clamp_min(0)  # (B, T)
         return self.drop(x + self.pos_emb(pos) + self.countdown_emb(cd))
 
     def forward(
@@ -258,9 +285,12 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             (B, 1, V) for the last position only; loss is a scalar tensor or None.
         """
         start = cache.length if cache is not None else 0
-        x = self.embed(idx, countdown, text_states, text_mask, start)  # (B, T, C)
+        padded = cache is not None and cache.valid is not None
+        pads = cache.pads if padded else None
+        x = self.embed(idx, countdown, text_states, text_mask, start, pads)  # (B, T, C)
+        mask = _padded_causal_mask(cache, idx.shape[1]) if padded else None
         for i, block in enumerate(self.blocks):
-            x = block(x, cache, i)
+            x = block(x, cache, i, mask)
         if cache is not None:
             cache.length += idx.shape[1]
         x = self.ln_f(x)
@@ -298,14 +328,17 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         guidance: float | None = None,
         no_repeat_ngram: int = 0,
         draft: int = 0,
+        valid: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Continue ``idx`` by sampling up to ``max_new_tokens`` tokens.
 
         Args:
-            idx: (B, T) int64 prompt ids (all rows the same length, no padding).
+            idx: (B, T) int64 prompt ids; rows of different lengths are padded on the left
+                and marked by ``valid``.
             max_new_tokens: Tokens to generate (fewer if every row produced ``eos_id``).
             countdown: (B, T) int64 countdown of the prompt positions.
-            new_countdown: (max_new_tokens,) int64 countdown of each generated position.
+            new_countdown: (max_new_tokens,) or (B, max_new_tokens) int64 countdown of each
+                generated position (per row when 2-D).
             text_states: (B, P, text_dim) sentence-encoder states for the prompt's slots.
             text_mask: (B, P) bool mask of ``text_states``.
             allowed: (V,) bool, the ids that may be sampled (None = all).
@@ -315,15 +348,17 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             top_p: Keep the smallest set of ids whose probability reaches p (None = all).
             generator: Random generator, for reproducible sampling.
             use_cache: Reuse past keys and values (fast) instead of recomputing them.
-            guidance: Classifier-free guidance scale. ``idx`` then holds two rows, the
-                prompt with its text and without it (same length); each step samples from
-                ``uncond + guidance * (cond - uncond)`` and appends the id to both rows.
+            guidance: Classifier-free guidance scale. ``idx`` then holds 2n rows: n prompts
+                with their text, then the same n without it (same lengths); each step
+                samples from ``uncond + guidance * (cond - uncond)`` and appends the id to
+                both rows of a prompt.
             no_repeat_ngram: Never complete an n-gram the continuation already holds
                 (0 = off); keeps greedy captions from looping.
             draft: Guess up to this many repeats of the last token per pass and keep them by
                 speculative sampling (0 = off); the same distribution, fewer passes
                 (:func:`~tdmm_lm.lm.generate.drafted_generate`). Needs the cache, no
-                ``eos_id`` and no ``no_repeat_ngram``.
+                ``eos_id``, no ``no_repeat_ngram`` and a single prompt.
+            valid: (B, T) bool, False at the left padding of ``idx`` (None = no padding).
 
         Returns:
             (B, T + n) int64: the prompt followed by the n generated ids.
@@ -337,18 +372,27 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             countdown = torch.full_like(idx, COUNTDOWN_NONE)
         if new_countdown is None:
             new_countdown = torch.full((max_new_tokens,), COUNTDOWN_NONE, dtype=torch.long)
+        new_countdown = new_countdown.expand(b, max_new_tokens)  # (B, N)
+        if guidance is not None and b % 2:
+            raise ValueError(f"guidance needs rows with and without text, got {b} rows")
+        padded = valid is not None and not bool(valid.all())
+        if padded and not use_cache:
+            raise ValueError("left-padded prompts need the KV cache")
         cache = self.new_cache(b) if use_cache else None
+        if cache is not None and padded:
+            cache.valid = torch.ones(b, self.config.block_size, dtype=torch.bool)
+            cache.valid[:, :t] = valid
+            cache.pads = (~valid).sum(1)
         seq, cds = idx, countdown
         logits, _ = self(
             idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache
         )
-        if guidance is not None and b != 2:
-            raise ValueError(f"guidance needs 2 rows (with and without text), got {b}")
         head_rows = _contiguous_range(allowed)
-        if draft and use_cache and eos_id is None and not no_repeat_ngram:
+        prompts = b // 2 if guidance is not None else b
+        if draft and use_cache and eos_id is None and not no_repeat_ngram and prompts == 1:
             return drafted_generate(
                 self, idx, max_new_tokens, draft=draft, countdown=countdown,
-                new_countdown=new_countdown, text_states=text_states, text_mask=text_mask,
+                new_countdown=new_countdown[0], text_states=text_states, text_mask=text_mask,
                 allowed=allowed, temperature=temperature, top_k=top_k, top_p=top_p,
                 generator=generator, guidance=guidance, head_rows=head_rows,
             )  # fmt: skip
@@ -360,7 +404,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 step_logits = block_repeats(step_logits, seq[: len(step_logits), t:],
                                             no_repeat_ngram)  # fmt: skip
             nxt = sample_next(step_logits, temperature, top_k, top_p, allowed, generator)
-            nxt = nxt.expand(b)  # (B,): with guidance both rows continue alike
+            nxt = nxt.repeat(b // len(nxt))  # (B,): with guidance both rows continue alike
             seq = torch.cat([seq, nxt[:, None]], dim=1)  # (B, T+i+1)
             if eos_id is not None:
                 done |= nxt == eos_id
@@ -368,13 +412,29 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                     break
             if i == max_new_tokens - 1:
                 break
-            cd_next = new_countdown[i].expand(b, 1)  # (B, 1)
+            cd_next = new_countdown[:, i : i + 1]  # (B, 1)
             cds = torch.cat([cds, cd_next], dim=1)
             if cache is not None:
                 logits, _ = self(nxt[:, None], countdown=cd_next, cache=cache, head_rows=head_rows)
             else:  # recompute everything (reference path, used to test the cache)
                 logits, _ = self(seq, countdown=cds, text_states=text_states, text_mask=text_mask)
         return seq
+
+
+def _padded_causal_mask(cache: KVCache, t: int) -> torch.Tensor:
+    """(B, 1, T, S) attention mask of T new positions over the cache's S = length + T.
+
+    Causal, without the padded keys; a padding position also sees itself, so that its
+    (unused) output stays finite instead of a softmax over nothing.
+    """
+    assert cache.valid is not None
+    start = cache.length
+    s = start + t
+    causal = torch.ones(t, s, dtype=torch.bool).tril(diagonal=start)  # (T, S)
+    itself = torch.zeros(t, s, dtype=torch.bool)
+    itself[torch.arange(t), start + torch.arange(t)] = True
+    keys = cache.valid[:, :s]  # (B, S)
+    return ((causal[None] & keys[:, None]) | itself[None])[:, None]  # (B, 1, T, S)
 
 
 def _contiguous_range(allowed: torch.Tensor | None) -> tuple[int, int] | None:

@@ -38,8 +38,9 @@ HEAD = slice(N_BLENDSHAPES, N_BLENDSHAPES + 3)
 MIN_STD = 1e-2
 #: Frames per token allowed (each halving is one strided convolution).
 RATES = (1, 2, 4)
-#: Frames (with padding) per forward pass of :meth:`MotionTokenizer.encode_batch`.
-ENCODE_CHUNK_FRAMES = 32_768
+#: Frames times tokens per forward pass of :meth:`MotionTokenizer.encode_batch`: the code
+#: assignment holds a (frames, K) distance table, so K bounds the frames of one pass.
+ENCODE_CHUNK_CELLS = 1 << 25
 
 
 # ----------------------------------------------------------------------------- config
@@ -53,8 +54,11 @@ class TokenizerConfig:
     the recipes in :mod:`tdmm_lm.tokenizer.config` set the release sizes.
 
     Attributes:
-        codebook_size: K, the number of motion tokens.
-        code_dim: D, the dimension of a code.
+        codebook_size: K, the number of motion tokens (a ``groups``-th power).
+        code_dim: D, the dimension of a code (divisible by ``groups``).
+        groups: G, the parts of a product code: each token names one of ``K ** (1 / G)``
+            sub-codes in each of G parts of the code vector (1 = one plain codebook; see
+            :mod:`tdmm_lm.tokenizer.quantizer`).
         frames_per_token: Temporal rate r: 1 (one token a frame), 2 or 4.
         width: Convolution width of the encoder and decoder.
         depth: Residual blocks in the encoder and in the decoder.
@@ -76,6 +80,7 @@ class TokenizerConfig:
 
     codebook_size: int = 64
     code_dim: int = 16
+    groups: int = 1
     frames_per_token: int = 1
     width: int = 32
     depth: int = 2
@@ -103,6 +108,14 @@ class TokenizerConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.codebook_size < 2:
             raise ValueError(f"codebook_size must be at least 2, got {self.codebook_size}")
+        if self.groups < 1:
+            raise ValueError(f"groups must be positive, got {self.groups}")
+        k = round(self.codebook_size ** (1.0 / self.groups))
+        if k**self.groups != self.codebook_size or self.code_dim % self.groups:
+            raise ValueError(
+                f"groups={self.groups} needs codebook_size a {self.groups}-th power and "
+                f"code_dim divisible by it, got {self.codebook_size} and {self.code_dim}"
+            )
         if self.depth < 0 or self.kernel < 1 or self.kernel % 2 == 0:
             raise ValueError(f"need depth >= 0 and an odd kernel, got {self.depth}, {self.kernel}")
         if self.dilation_growth < 1:
@@ -184,6 +197,7 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
             config.ema_decay,
             config.dead_after,
             config.switch_cost,
+            config.groups,
         )
         self.decoder = Decoder(*args, config.code_dim)
         # Normalisation statistics: saved as artefact stats, not weights.
@@ -364,7 +378,7 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
 
     @torch.inference_mode()
     def encode_batch(
-        self, sequences: list[np.ndarray], max_frames: int = ENCODE_CHUNK_FRAMES
+        self, sequences: list[np.ndarray], max_frames: int | None = None
     ) -> list[np.ndarray]:
         """Tokenize many sequences, batching those of similar length.
 
@@ -372,12 +386,15 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
 
         Args:
             sequences: (T_i, 61) float32 arrays.
-            max_frames: Frames (including padding) per forward pass; bounds the memory.
+            max_frames: Frames (including padding) per forward pass; bounds the memory
+                (default: :data:`ENCODE_CHUNK_CELLS` over the codebook size).
 
         Returns:
             One (ceil(T_i / frames_per_token),) int64 array per sequence, in input order.
         """
         r = self.frames_per_token
+        if max_frames is None:
+            max_frames = max(ENCODE_CHUNK_CELLS // self.codebook_size, 1)
         arrays = [_check_params(p, i) for i, p in enumerate(sequences)]
         out: list[np.ndarray] = [np.zeros(0, np.int64)] * len(arrays)
         batch: list[int] = []
