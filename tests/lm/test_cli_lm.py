@@ -134,3 +134,16 @@ def test_train_command_tiny(monkeypatch, capsys, tiny_corpus, tiny_tokenizer, tm
     config = json.loads((out / "train_config.json").read_text())
     assert config["steps"] == 3 and config["seed"] == 5 and config["recipe"] == "tiny"
     assert (out / "model.safetensors").exists()
+
+
+def test_train_needs_a_corpus_and_tokenizer_unless_it_builds_the_release(
+    monkeypatch, capsys, tiny_corpus, tmp_path
+):
+    code, _, err = run(monkeypatch, capsys, "train", "--corpus", str(tiny_corpus), "-o",
+                       str(tmp_path / "m"), "--recipe", "tiny")  # fmt: skip
+    assert code == 2 and "--tokenizer is needed" in err and err.count("\n") == 1
+    done = tmp_path / "r"
+    done.mkdir()
+    (done / "release.json").write_text("{}")
+    code, _, err = run(monkeypatch, capsys, "train", "--recipe", "release", "-o", str(done))
+    assert code == 2 and "--resume" in err and err.count("\n") == 1

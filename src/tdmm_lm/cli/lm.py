@@ -23,11 +23,15 @@ ModelOption = Annotated[
 
 @app.command()
 def train(
-    corpus: Annotated[Path, typer.Option(help="The corpus folder (`tdmm data build`).")],
-    tokenizer: Annotated[
-        Path, typer.Option(help="The motion tokenizer folder (`tdmm tokenizer train`).")
-    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The model folder to write.")],
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="The corpus folder (`tdmm data build`); the release recipe builds one."),
+    ] = None,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(help="The motion tokenizer (`tdmm tokenizer train`); release trains one."),
+    ] = None,
     recipe: Annotated[str, typer.Option(help="Named config: tiny, small or release.")] = "release",
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue OUTPUT's run from its last checkpoint.")
@@ -40,16 +44,29 @@ def train(
         int, typer.Option(help="LoRA rank for --base-model (0 = train every weight).")
     ] = 0,
     text_encoder: Annotated[
-        str | None, typer.Option(help="How prompts are read: minilm or none (recipe default).")
+        str | None,
+        typer.Option(help="How prompts are read: minilm, minilm_sentence or none (recipe's)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (recipe default: 0).")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimisation steps (recipe default).")] = None,
 ) -> None:
-    """Train the language model on both tasks (Motion2Language and Language2Motion)."""
+    """Train the language model on both tasks (Motion2Language and Language2Motion).
+
+    `--recipe release` without --corpus and --tokenizer builds the whole release from
+    nothing: the corpus, the motion tokenizer, the language model and what ships beside it.
+    """
+    if recipe == "release" and corpus is None and tokenizer is None:
+        _train_release(output, resume)
+        return
     from tdmm_lm.lm.recipes import get_recipe
     from tdmm_lm.lm.train import train_lm
 
     for name, path in (("--corpus", corpus), ("--tokenizer", tokenizer)):
+        if path is None:
+            raise InvalidInputError(
+                f"{name} is needed (only --recipe release without --corpus and --tokenizer "
+                "builds its own)"
+            )
         if not path.is_dir():
             raise InvalidInputError(f"{name} {path}: no such folder")
     overrides = {
@@ -76,6 +93,36 @@ def train(
     with progress:
         out = train_lm(cfg, resume=resume, progress=on_step)
     typer.echo(f"wrote {out} ({cfg.steps} steps; log in {out / 'train_log.jsonl'})")
+
+
+def _train_release(output: Path, resume: bool) -> None:
+    """Build the release from nothing into ``output`` (each stage resumes after a kill)."""
+    from tdmm_lm.release import RELEASE_FILE, build_release
+
+    if not resume and (output / RELEASE_FILE).exists():
+        raise InvalidInputError(
+            f"{output} already holds a release build; pass --resume to continue it, or choose "
+            "another -o"
+        )
+    bars: list = []  # one live bar at a time: each stage's replaces the one before
+
+    def on_stage(name: str):
+        if bars:
+            bars.pop().stop()
+        progress, _ = progress_bar(f"release: {name}", None)
+        progress.start()
+        bars.append(progress)
+        task = progress.task_ids[0]
+        return lambda done, total: progress.update(task, completed=done, total=total)
+
+    try:
+        record = build_release(output, on_stage=on_stage)
+    finally:
+        for bar in bars:
+            bar.stop()
+    for name, figures in record["stages"].items():
+        typer.echo(f"{name}: {json.dumps(figures)}")
+    typer.echo(f"wrote the release model {output}")
 
 
 @app.command()

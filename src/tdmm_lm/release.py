@@ -1,0 +1,215 @@
+"""The release pipeline: ``tdmm train --recipe release`` from nothing to a shipped model.
+
+One command builds everything the shipped model needs, in stages that each resume after a
+kill and are skipped once done::
+
+    OUT/build/corpus/       1. the procedural corpus (``tdmm data build``)
+    OUT/build/tokenizer/    2. the motion tokenizer (``tdmm tokenizer train``)
+    OUT/                    3. the language model (``tdmm train``): OUT is the model folder
+    OUT/evaluators/         4. the evaluators (``tdmm eval train-evaluators``)
+    OUT/baselines/t2m_gpt/  5. the T2M-GPT-style baseline, on the same budget
+    OUT/release.json        what was built, with the figures and the time of each stage
+
+:func:`ship` then copies the model (without its checkpoints, caches and build folder) into
+the package, where ``load_model()`` finds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SHIPPED_FILES", "ReleaseConfig", "build_release", "ship"]
+
+log = logging.getLogger(__name__)
+
+RELEASE_FILE = "release.json"
+#: What a shipped model folder holds (the rest of the run folder stays behind).
+SHIPPED_FILES = (
+    "config.json",
+    "model.safetensors",
+    "vocab.json",
+    "train_config.json",
+    "train_log.jsonl",
+    RELEASE_FILE,
+    "tokenizer",
+    "evaluators",
+    "baselines",
+)
+
+
+@dataclass
+class ReleaseConfig:
+    """What the release is built from; every stage's own recipe is named here.
+
+    Attributes:
+        hours: Hours of procedural motion in the corpus.
+        corpus_seed: Seed of the corpus build.
+        workers: Processes of the corpus build.
+        tokenizer_recipe: Recipe of the motion tokenizer.
+        lm_recipe: Recipe of the language model.
+        seed: Seed of the tokenizer and language-model training.
+        stages: The stages to run, in order (a subset, for experiments).
+    """
+
+    hours: float = 20.0
+    corpus_seed: int = 0
+    workers: int = 2
+    tokenizer_recipe: str = "release"
+    lm_recipe: str = "release"
+    seed: int = 0
+    stages: tuple[str, ...] = ("corpus", "tokenizer", "lm")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.stages = tuple(self.stages)
+        unknown = [s for s in self.stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown release stage(s) {unknown}; valid: {', '.join(STAGES)}")
+        if self.hours <= 0 or self.workers < 1:
+            raise ValueError(f"need hours > 0 and workers >= 1, got {self.hours}, {self.workers}")
+
+
+def corpus_dir(out: Path) -> Path:
+    """Where the release's corpus is built."""
+    return out / "build" / "corpus"
+
+
+def tokenizer_dir(out: Path) -> Path:
+    """Where the release's motion tokenizer is trained."""
+    return out / "build" / "tokenizer"
+
+
+def _stage_corpus(out: Path, cfg: ReleaseConfig, progress: Callable | None) -> dict[str, Any]:
+    from tdmm_lm.data import BuildConfig, build_corpus
+
+    build = BuildConfig(hours=cfg.hours, seed=cfg.corpus_seed, workers=cfg.workers)
+    manifest = build_corpus(corpus_dir(out), build, progress)
+    return {"hours": cfg.hours, "samples": dataclasses.asdict(manifest).get("counts")}
+
+
+def _stage_tokenizer(out: Path, cfg: ReleaseConfig, progress: Callable | None) -> dict[str, Any]:
+    from tdmm_lm.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+    tok_cfg = TokenizerTrainConfig.from_recipe(
+        cfg.tokenizer_recipe,
+        corpus=str(corpus_dir(out)),
+        output=str(tokenizer_dir(out)),
+        seed=cfg.seed,
+    )
+    report = train_tokenizer(tok_cfg, resume=True, progress=progress)
+    keep = ("vertex_error_mm", "expression_vertex_error_mm", "codebook_usage", "repeat_rate")
+    return {k: report[k] for k in keep if k in report}
+
+
+def _stage_lm(out: Path, cfg: ReleaseConfig, progress: Callable | None) -> dict[str, Any]:
+    from tdmm_lm.lm.recipes import get_recipe
+    from tdmm_lm.lm.train import train_lm
+
+    lm_cfg = get_recipe(
+        cfg.lm_recipe,
+        corpus=str(corpus_dir(out)),
+        tokenizer=str(tokenizer_dir(out)),
+        output=str(out),
+        seed=cfg.seed,
+    )
+    train_lm(lm_cfg, resume=True, progress=progress)
+    return {"recipe": cfg.lm_recipe}
+
+
+#: Stage name -> function(out, cfg, progress) -> figures for ``release.json``.
+STAGES: dict[str, Callable[[Path, ReleaseConfig, Callable | None], dict[str, Any]]] = {
+    "corpus": _stage_corpus,
+    "tokenizer": _stage_tokenizer,
+    "lm": _stage_lm,
+}
+
+
+def build_release(
+    out: str | Path,
+    cfg: ReleaseConfig | None = None,
+    on_stage: Callable[[str], Callable[[int, int], None] | None] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) every stage of the release into ``out``.
+
+    Args:
+        out: The release folder; it becomes the model folder.
+        cfg: What to build (the defaults are the shipped release).
+        on_stage: Called with a stage's name as it starts; returns that stage's progress
+            callback ``(done, total)`` or None.
+
+    Returns:
+        The contents of ``OUT/release.json``: the config and, per stage, its figures and
+        wall time.
+    """
+    cfg = cfg or ReleaseConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record_path = out / RELEASE_FILE
+    settings = json.loads(json.dumps(dataclasses.asdict(cfg)))  # as release.json holds it
+    record: dict[str, Any] = {"config": settings, "stages": {}}
+    if record_path.is_file():
+        previous = json.loads(record_path.read_text())
+        if previous.get("config") != record["config"]:
+            raise ValueError(f"{out} holds a release built with other settings; use another folder")
+        record = previous
+    for name in cfg.stages:
+        if name in record["stages"]:
+            log.info("release stage %s already done", name)
+            continue
+        progress = on_stage(name) if on_stage is not None else None
+        start = time.time()
+        figures = STAGES[name](out, cfg, progress)
+        record["stages"][name] = {**figures, "seconds": round(time.time() - start, 1)}
+        _write_json_atomic(record_path, record)
+    return record
+
+
+def ship(run: str | Path, target: str | Path) -> Path:
+    """Copy a release run's model files into ``target`` (replaced atomically).
+
+    Args:
+        run: A folder written by :func:`build_release`.
+        target: The shipped model folder (``tdmm_lm/assets/release`` in the repository).
+
+    Returns:
+        ``target``.
+    """
+    run, target = Path(run), Path(target)
+    if not (run / "config.json").is_file():
+        raise ValueError(f"{run} holds no trained model (no config.json)")
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    staging.mkdir(parents=True)
+    try:
+        for name in SHIPPED_FILES:
+            source = run / name
+            if source.is_dir():
+                shutil.copytree(source, staging / name, ignore=_not_shipped)
+            elif source.is_file():
+                shutil.copy2(source, staging / name)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _not_shipped(folder: str, names: list[str]) -> set[str]:
+    """Run-only files inside shipped folders: checkpoints, caches, logs of TensorBoard."""
+    return {n for n in names if n in ("checkpoints", "checkpoint", "cache", "tensorboard")}
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    tmp.replace(path)

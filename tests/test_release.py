@@ -1,0 +1,61 @@
+"""The release pipeline: every stage from nothing, skipped once done, then shipped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tdmm_lm.release import SHIPPED_FILES, ReleaseConfig, build_release, ship
+
+
+@pytest.fixture(scope="module")
+def tiny_release(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("release") / "R"
+    cfg = ReleaseConfig(hours=0.05, workers=1, tokenizer_recipe="tiny", lm_recipe="tiny")
+    return out, cfg, build_release(out, cfg)
+
+
+def test_every_stage_runs_and_is_recorded(tiny_release):
+    out, cfg, record = tiny_release
+    assert list(record["stages"]) == list(cfg.stages)
+    assert all(stage["seconds"] >= 0 for stage in record["stages"].values())
+    assert json.loads((out / "release.json").read_text()) == record
+    assert (out / "build" / "corpus" / "manifest.json").is_file()
+    assert (out / "build" / "tokenizer" / "model.safetensors").is_file()
+    assert (out / "config.json").is_file()
+
+
+def test_a_finished_release_is_not_redone(tiny_release):
+    out, cfg, record = tiny_release
+    before = (out / "model.safetensors").stat().st_mtime_ns
+    assert build_release(out, cfg) == record
+    assert (out / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_other_settings_are_refused(tiny_release):
+    out, cfg, _ = tiny_release
+    with pytest.raises(ValueError, match="other settings"):
+        build_release(out, ReleaseConfig(hours=0.1, workers=1, tokenizer_recipe="tiny",
+                                         lm_recipe="tiny"))  # fmt: skip
+
+
+def test_ship_keeps_the_model_and_drops_the_run(tiny_release, tmp_path):
+    from tdmm_lm.lm import load_model
+
+    out, _, _ = tiny_release
+    shipped = ship(out, tmp_path / "release")
+    names = {p.name for p in shipped.iterdir()}
+    assert names <= set(SHIPPED_FILES) and {"config.json", "tokenizer"} <= names
+    assert not (shipped / "checkpoints").exists() and not (shipped / "build").exists()
+    assert not (shipped / "tokenizer" / "checkpoint").exists()
+    model = load_model(shipped)
+    assert model.animate("a person smiles", seconds=1.0).n_frames == round(model.fps)
+
+
+def test_unknown_stages_are_refused():
+    with pytest.raises(ValueError, match="unknown release stage"):
+        ReleaseConfig(stages=("corpus", "bake"))
