@@ -25,15 +25,20 @@ __all__ = [
     "step_matrix",
 ]
 
-#: Oscillation shapes: "nod" = (1 - cos)/2 (one-sided, out and back); "swing" = a sine
-#: faded in and out (both sides); "step_nod" / "step_swing" = the same excursions as eased
-#: moves with holds between them (targets for a spring to follow).
+#: Oscillation shapes: "nod" = a sine whose second lobe is :data:`NOD_RECOIL` as large (the
+#: head dips, then comes back up a little past its rest); "swing" = a sine faded in and out
+#: (both sides alike); "step_nod" / "step_swing" = the same excursions as eased moves with
+#: holds between them (targets for a spring to follow).
 OSCILLATION_SHAPES: tuple[str, ...] = ("nod", "swing", "step_nod", "step_swing")
+#: Size of a nod's return swing past the rest pose, as a share of its dip. A nod that only
+#: dips and returns reads as a bob; an affirmative nod swings through (video of people nodding
+#: shows the head rising past rest by roughly half the dip).
+NOD_RECOIL = 0.6
 #: Peak speed of one unit-amplitude cycle of each shape, times the period.
 _SHAPE_PEAK_SPEED = {
-    "nod": math.pi,
+    "nod": 2.0 * math.pi,
     "swing": 2.0 * math.pi * 1.05,
-    "step_nod": 1.5 / 0.35,
+    "step_nod": 1.5 / (0.4 * 0.5),
     "step_swing": 1.5 / (0.4 * 0.5),
 }
 #: Fraction of a swing cycle over which it fades in and out, so it starts and ends at rest.
@@ -193,16 +198,15 @@ class Oscillation:
         u = (t - self.start_s) / self.period_s  # cycles elapsed
         inside = (u >= 0.0) & (u <= self.count)
         if self.shape == "nod":
-            wave = 0.5 - 0.5 * np.cos(2.0 * np.pi * u)
+            wave = np.sin(2.0 * np.pi * u)
+            wave = np.where(wave < 0.0, NOD_RECOIL * wave, wave)
         elif self.shape == "swing":
             taper = smoothstep(u / _SWING_TAPER) * smoothstep((self.count - u) / _SWING_TAPER)
             wave = np.sin(2.0 * np.pi * u) * taper
-        elif self.shape == "step_nod":  # out over 35 %, hold 15 %, back over 35 %, rest
-            f = u - np.floor(u)
-            wave = smoothstep(f / 0.35) - smoothstep((f - 0.5) / 0.35)
-        else:  # step_swing: one eased lobe to each side per cycle
+        else:  # step_nod / step_swing: one eased lobe to each side per cycle
             h = 2.0 * (u - np.floor(u))
-            side = np.where(h < 1.0, 1.0, -1.0)
+            back = NOD_RECOIL if self.shape == "step_nod" else 1.0
+            side = np.where(h < 1.0, 1.0, -back)
             h = h - np.floor(h)
             wave = side * (smoothstep(h / 0.4) - smoothstep((h - 0.6) / 0.4))
         return np.where(inside, self.amplitude * wave, 0.0)
