@@ -37,7 +37,7 @@ def test_a_finished_release_is_not_redone(tiny_release):
 
 
 def test_other_settings_are_refused(tiny_release):
-    out, cfg, _ = tiny_release
+    out, _, _ = tiny_release
     with pytest.raises(ValueError, match="other settings"):
         build_release(out, ReleaseConfig(hours=0.1, workers=1, tokenizer_recipe="tiny",
                                          lm_recipe="tiny"))  # fmt: skip

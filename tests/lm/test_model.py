@@ -268,3 +268,26 @@ def test_guided_batches_pair_each_prompt_with_its_hidden_copy():
         pair = model.generate(idx[:2], 8, text_states=states[[i, i + 2]], text_mask=mask[:2], **kw)
         torch.testing.assert_close(batch[i], pair[0])
         torch.testing.assert_close(batch[i + 2], pair[0])
+
+
+def test_motion_code_features_shape_the_motion_embeddings_and_scores():
+    model = tiny(motion_offset=10, motion_codes=8, motion_feature_dim=3)
+    features = torch.randn(8, 3)
+    features[5] = features[4]  # two codes with the same vector
+    model.set_motion_features(features)
+    with torch.no_grad():
+        model.tok_emb.weight[14:16] = 0.0  # only the features tell the two apart
+    idx = torch.tensor([[1, 14], [1, 15]])
+    logits, _ = model(idx)
+    torch.testing.assert_close(logits[0], logits[1])  # same code vector, same next-token law
+    with torch.no_grad():
+        model.motion_in.weight.normal_()
+    other = torch.tensor([[1, 14], [1, 16]])
+    logits, _ = model(other)
+    assert not torch.allclose(logits[0], logits[1])
+    # The sliced head scores the motion rows as the full head does.
+    full, _ = model(idx, all_logits=True)
+    sliced, _ = model(idx, all_logits=True, head_rows=(10, 18))
+    torch.testing.assert_close(sliced[..., 10:18], full[..., 10:18])
+    with pytest.raises(ValueError, match="motion features"):
+        tiny(motion_offset=45, motion_codes=8, motion_feature_dim=3)

@@ -8,6 +8,11 @@ Read top to bottom: attention (with a KV cache), MLP, block, config, then the mo
   always knows how far into the clip it is, so "starts neutral, then smiles" lands in the
   right place for any requested length, and the clip ends exactly where asked. Positions
   that are not motion get a separate "not motion" embedding (index ``-1`` in the input).
+* **Motion-code features.** When ``motion_feature_dim > 0``, each motion token also carries
+  its code vector from the motion tokenizer (a fixed buffer), projected into the model on the
+  way in and scored against on the way out. Tokens whose codes are near, and so decode to
+  similar faces, then start out near in the model too, instead of as unrelated random ids
+  that the model must learn one by one from a few thousand sightings each.
 * **Text prefix.** When ``text_dim > 0``, each ``<txt>`` placeholder token is replaced by a
   projected token state of the frozen sentence encoder (:mod:`tdmm_lm.lm.text`), in order.
 
@@ -151,6 +156,9 @@ class GPTConfig:
         text_dim: Width of the sentence-encoder states for ``<txt>`` slots (0 = no encoder).
         txt_token_id: Id of the ``<txt>`` placeholder.
         max_countdown: Largest countdown with its own embedding; larger ones are clipped.
+        motion_offset: Id of the first motion token (its code is 0).
+        motion_codes: Number of motion tokens K (0 = no motion-code features).
+        motion_feature_dim: Width F of each motion token's code features (0 = none).
     """
 
     vocab_size: int = 512
@@ -163,6 +171,9 @@ class GPTConfig:
     text_dim: int = 0
     txt_token_id: int = 6
     max_countdown: int = 400
+    motion_offset: int = 0
+    motion_codes: int = 0
+    motion_feature_dim: int = 0
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "max_countdown"):
@@ -174,6 +185,13 @@ class GPTConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.text_dim < 0:
             raise ValueError(f"text_dim must be >= 0, got {self.text_dim}")
+        if self.motion_feature_dim and not (
+            self.motion_codes > 0 and 0 <= self.motion_offset <= self.vocab_size - self.motion_codes
+        ):
+            raise ValueError(
+                f"motion features need motion_codes > 0 ids inside the vocabulary, got "
+                f"{self.motion_codes} from {self.motion_offset} of {self.vocab_size}"
+            )
 
 
 class TdmmGPT(PretrainedMixin, nn.Module):
@@ -194,6 +212,13 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             if c.text_dim
             else None
         )
+        if c.motion_feature_dim:
+            # (K, F) code vectors of the motion tokens, set by set_motion_features.
+            self.register_buffer(
+                "motion_features", torch.zeros(c.motion_codes, c.motion_feature_dim)
+            )
+            self.motion_in = nn.Linear(c.motion_feature_dim, c.d_model, bias=False)
+            self.motion_out = nn.Linear(c.motion_feature_dim, c.d_model, bias=False)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             Block(c.d_model, c.n_head, c.dropout, c.bias) for _ in range(c.n_layer)
@@ -213,6 +238,24 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
+
+    def set_motion_features(self, features: torch.Tensor) -> None:
+        """Set the (K, F) code features of the motion tokens (standardised per column)."""
+        features = features.float()
+        features = (features - features.mean(0)) / features.std(0).clamp_min(1e-6)
+        self.motion_features.copy_(features)
+
+    def _motion_logits(self, x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+        """(B, T, C) states -> (B, T, hi - lo) feature scores of the ids [lo, hi)."""
+        c = self.config
+        first, last = max(lo, c.motion_offset), min(hi, c.motion_offset + c.motion_codes)
+        scores = x.new_zeros(*x.shape[:2], hi - lo)
+        if first < last:
+            keys = self.motion_out(
+                self.motion_features[first - c.motion_offset : last - c.motion_offset]
+            )
+            scores[..., first - lo : last - lo] = x @ keys.t()  # (B, T, n)
+        return scores
 
     def num_params(self) -> int:
         """Number of parameters."""
@@ -242,6 +285,12 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 f"sequence of {start + t} tokens > block_size {self.config.block_size}"
             )
         x = self.tok_emb(idx)  # (B, T, C)
+        c = self.config
+        if c.motion_feature_dim:
+            code = idx - c.motion_offset
+            is_motion = (code >= 0) & (code < c.motion_codes)  # (B, T)
+            feats = self.motion_features[code.clamp(0, c.motion_codes - 1)]  # (B, T, F)
+            x = x + self.motion_in(feats) * is_motion[..., None]
         slots = idx == self.config.txt_token_id  # (B, T)
         if text_states is not None and self.text_proj is not None:
             prefix = self.text_proj(text_states[text_mask])  # (n_slots, C)
@@ -297,16 +346,24 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         if targets is None:
             x = x if all_logits else x[:, -1:]  # (B, T or 1, C)
             if head_rows is None:
-                return self.lm_head(x), None  # (B, T or 1, V)
+                return self.head(x), None  # (B, T or 1, V)
             lo, hi = head_rows
             logits = x.new_full((*x.shape[:2], self.config.vocab_size), -math.inf)
-            logits[..., lo:hi] = F.linear(x, self.lm_head.weight[lo:hi])
+            logits[..., lo:hi] = self.head(x, lo, hi)
             return logits, None
-        logits = self.lm_head(x)  # (B, T, V)
+        logits = self.head(x)  # (B, T, V)
         loss = F.cross_entropy(
             logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1
         )
         return logits, loss
+
+    def head(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
+        """Output logits of the ids ``[lo, hi)`` (all by default) for (B, T, C) states."""
+        hi = self.config.vocab_size if hi is None else hi
+        logits = F.linear(x, self.lm_head.weight[lo:hi])  # (B, T, hi - lo)
+        if self.config.motion_feature_dim:
+            logits = logits + self._motion_logits(x, lo, hi)
+        return logits
 
     @torch.no_grad()
     def generate(

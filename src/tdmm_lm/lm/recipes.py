@@ -37,7 +37,7 @@ class TextEncoder(str, Enum):
 FROZEN_ON_RESUME = (
     "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
-    "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips",
+    "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
 )  # fmt: skip
 
 
@@ -57,6 +57,8 @@ class TrainConfig:
         dropout: Dropout rate.
         block_size: Longest sequence, tokens.
         text_encoder: How the prompt is read (see :class:`TextEncoder`).
+        motion_features: Give motion tokens their tokenizer code vectors as fixed features
+            (see :class:`~tdmm_lm.lm.model.TdmmGPT`).
         bpe_size: Text subwords of the BPE.
         base_model: A local Hugging Face checkpoint to start from instead (None = own GPT).
         lora_rank: LoRA rank for ``base_model`` (0 = train all weights).
@@ -95,6 +97,7 @@ class TrainConfig:
     dropout: float = 0.0
     block_size: int = 384
     text_encoder: TextEncoder = TextEncoder.MINILM
+    motion_features: bool = True
     bpe_size: int = 400
     base_model: str | None = None
     lora_rank: int = 0

@@ -238,13 +238,21 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
         text_dim=MINILM_DIM if encoder is not None else 0,
         txt_token_id=vocab.txt,
         max_countdown=cfg.block_size,
+        motion_offset=vocab.motion_offset,
+        motion_codes=tokenizer.codebook_size,
+        motion_feature_dim=tokenizer.config.code_dim if cfg.motion_features else 0,
     )
     model_cfg = ModelConfig(
         text_encoder=cfg.text_encoder.value,
         gpt=gpt_cfg.__dict__.copy(),
         guidance=cfg.guidance if cfg.prompt_dropout > 0 else 1.0,
     )
-    return vocab, TaskBuilder.for_encoder(vocab, encoder), encoder, TdmmGPT(gpt_cfg), model_cfg
+    lm = TdmmGPT(gpt_cfg)
+    if cfg.motion_features:
+        with torch.no_grad():  # (K, D): the code vector of every motion token
+            codes = tokenizer.quantizer.embed(torch.arange(tokenizer.codebook_size)[None])[0].t()
+        lm.set_motion_features(codes)
+    return vocab, TaskBuilder.for_encoder(vocab, encoder), encoder, lm, model_cfg
 
 
 def make_optimizer(lm: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

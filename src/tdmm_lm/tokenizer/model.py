@@ -97,6 +97,7 @@ class TokenizerConfig:
     commit_weight: float = 0.25
     head_frame_geometry: bool = False
     normalised_param_weight: float = 0.0
+    normalised_param_mse_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.frames_per_token not in RATES:
@@ -351,6 +352,11 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         if cfg.normalised_param_weight:
             z_error = (recon - x)[..., :N_BLENDSHAPES].abs().sum(-1)
             param = param + cfg.normalised_param_weight / cfg.param_weight * (
+                (z_error * frames).sum() / (n * N_BLENDSHAPES)
+            )
+        if cfg.normalised_param_mse_weight:
+            z_error = (recon - x)[..., :N_BLENDSHAPES].pow(2).sum(-1)
+            param = param + cfg.normalised_param_mse_weight / cfg.param_weight * (
                 (z_error * frames).sum() / (n * N_BLENDSHAPES)
             )
         total = (
