@@ -18,6 +18,7 @@ import sys
 # Importing a command module registers its commands on ``app``.
 from tdmm_lm.cli import (
     core,  # noqa: F401  (isort: keep the registration imports together)
+    eval,  # noqa: F401
     lm,  # noqa: F401
     tokenizer,  # noqa: F401
     track,  # noqa: F401

@@ -74,6 +74,7 @@ def rotate_about(points: Array, rotations: Array, pivot: Array) -> Array:
     xp = _lib(points)
     return xp.matmul(points - pivot, xp.swapaxes(rotations, -1, -2)) + pivot
 
+
 def blend(neutral: Array, blendshapes: Array, weights: Array) -> Array:
     """Linear blendshape evaluation.
 

@@ -1,0 +1,158 @@
+"""``tdmm eval real``: describe real face videos, with the tracker's quality figures.
+
+Real videos have no reference captions, so there is nothing to score; the report puts each
+caption beside what the tracker says about its own fit (tracked fraction, reprojection
+error, jitter, flagged spans) and, when the model has evaluators, what the attribute
+classifiers read from the tracked motion and what the caption parser reads from the
+caption, so that the two can be compared.
+
+::
+
+    REPORT/report.json                    one entry per video
+    REPORT/report.md                      the same as a table
+    REPORT/sequences/{video stem}.npz     the tracked motion
+    REPORT/confidence.png                 the tracker's per-frame confidence of every video
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tdmm_lm.errors import InvalidInputError
+
+__all__ = ["VIDEO_SUFFIXES", "describe_videos"]
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
+#: QA figures copied into the report.
+QA_KEYS = (
+    "tracked_fraction", "flagged_fraction", "reprojection_error", "jitter", "jitter_head_deg",
+    "confidence", "flagged_spans",
+)  # fmt: skip
+
+
+def describe_videos(
+    videos: str | Path,
+    output: str | Path,
+    model: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Track and describe every video in a folder; write the report folder.
+
+    Args:
+        videos: A folder of face videos.
+        output: The report folder.
+        model: A model folder (None: the shipped release model).
+        progress: Called as ``progress(done, total)`` over the videos.
+
+    Returns:
+        The report: ``{"model", "videos": [{video, caption, frames, seconds, qa, ...}]}``.
+
+    Raises:
+        InvalidInputError: The folder is missing or holds no video.
+    """
+    from tdmm_lm.eval.captions import caption_attributes
+    from tdmm_lm.lm import load_model
+    from tdmm_lm.track import fit_video
+
+    folder = Path(videos)
+    if not folder.is_dir():
+        raise InvalidInputError(f"--videos {folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    if not files:
+        raise InvalidInputError(f"--videos {folder}: no video ({', '.join(VIDEO_SUFFIXES)}) in it")
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"-o {out}: is a file; give a folder for the report")
+    lm = load_model(model)
+    evaluator = _evaluator(model)
+    (out / "sequences").mkdir(parents=True, exist_ok=True)
+    entries, curves = [], {}
+    for k, path in enumerate(files):
+        sequence, qa = fit_video(path)
+        caption = lm.describe(sequence)
+        sequence.save(out / "sequences" / f"{path.stem}.npz")
+        summary = qa.summary()
+        entry: dict[str, Any] = {
+            "video": path.name,
+            "caption": caption,
+            "frames": sequence.n_frames,
+            "seconds": round(sequence.seconds, 3),
+            "qa": {key: summary[key] for key in QA_KEYS},
+        }
+        if evaluator is not None:
+            reading = evaluator.read([sequence])
+            entry["classifiers"] = {a: v[0] for a, v in reading.predictions.items()}
+            # No labels: read the caption's first emotional segment (a neutral clip's rule).
+            neutral = {"emotion_category": "neutral", "segments": []}
+            entry["caption_parser"] = caption_attributes(caption, neutral)
+        entries.append(entry)
+        curves[path.name] = qa.frame_confidence
+        if progress is not None:
+            progress(k + 1, len(files))
+    report = {"model": str(model) if model else "release", "videos": entries}
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    _plot_confidence(curves, float(lm.fps), out / "confidence.png")
+    (out / "report.md").write_text(_markdown(report))
+    return report
+
+
+def _evaluator(model: str | Path | None) -> Any:
+    """The model's evaluators, or None when it has none (the report then leaves them out)."""
+    from tdmm_lm.eval.evaluators import MotionEvaluator
+    from tdmm_lm.eval.harness import EVALUATOR_SUBDIR
+    from tdmm_lm.lm.api import RELEASE_DIR
+
+    folder = (Path(model) if model else RELEASE_DIR) / EVALUATOR_SUBDIR
+    return MotionEvaluator.from_pretrained(folder) if (folder / "config.json").is_file() else None
+
+
+def _plot_confidence(curves: dict[str, list[float]], fps: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    for name, values in curves.items():
+        ax.plot([i / fps for i in range(len(values))], values, label=name)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("tracker confidence")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# tdmm-lm on real videos",
+        "",
+        f"model: `{report['model']}`. QA figures are the tracker's own (`tdmm fit --report`).",
+        "",
+        "| video | seconds | caption | tracked | reproj. error mean/p95 (mm) | jitter | flagged |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in report["videos"]:
+        qa = e["qa"]
+        err = qa["reprojection_error"]
+        lines.append(
+            f"| {e['video']} | {e['seconds']:.1f} | {e['caption']} | {qa['tracked_fraction']:.2f} "
+            f"| {err['mean']:.2f} / {err['p95']:.2f} | {qa['jitter']:.4f} "
+            f"| {qa['flagged_fraction']:.2f} |"
+        )
+    if any("classifiers" in e for e in report["videos"]):
+        lines += ["", "| video | classifiers (emotion, head, intensity) | caption parser |",
+                  "|---|---|---|"]  # fmt: skip
+        for e in report["videos"]:
+            c, p = e["classifiers"], e["caption_parser"]
+            order = ("emotion_category", "head_motion", "intensity")
+            lines.append(
+                f"| {e['video']} | {', '.join(str(c[a]) for a in order)} "
+                f"| {', '.join(str(p[a]) for a in order)} |"
+            )
+    lines += ["", "![tracker confidence](confidence.png)"]
+    return "\n".join(lines) + "\n"
