@@ -15,7 +15,9 @@ def tiny_release(tmp_path_factory):
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("release") / "R"
-    cfg = ReleaseConfig(hours=0.05, workers=1, tokenizer_recipe="tiny", lm_recipe="tiny")
+    cfg = ReleaseConfig(
+        hours=0.05, workers=1, tokenizer_recipe="tiny", lm_recipe="tiny", evaluator_recipe="tiny"
+    )
     return out, cfg, build_release(out, cfg)
 
 
@@ -27,6 +29,9 @@ def test_every_stage_runs_and_is_recorded(tiny_release):
     assert (out / "build" / "corpus" / "manifest.json").is_file()
     assert (out / "build" / "tokenizer" / "model.safetensors").is_file()
     assert (out / "config.json").is_file()
+    assert (out / "evaluators" / "config.json").is_file()
+    assert (out / "baselines" / "t2m_gpt" / "config.json").is_file()
+    assert record["stages"]["baseline"]["steps"] < 40  # the LM's text-to-motion share only
 
 
 def test_a_finished_release_is_not_redone(tiny_release):
@@ -52,6 +57,8 @@ def test_ship_keeps_the_model_and_drops_the_run(tiny_release, tmp_path):
     assert names <= set(SHIPPED_FILES) and {"config.json", "tokenizer"} <= names
     assert not (shipped / "checkpoints").exists() and not (shipped / "build").exists()
     assert not (shipped / "tokenizer" / "checkpoint").exists()
+    assert not (shipped / "baselines" / "t2m_gpt" / "checkpoints").exists()
+    assert not (shipped / "baselines" / "t2m_gpt" / "cache").exists()
     model = load_model(shipped)
     assert model.animate("a person smiles", seconds=1.0).n_frames == round(model.fps)
 

@@ -7,7 +7,7 @@ kill and are skipped once done::
     OUT/build/tokenizer/    2. the motion tokenizer (``tdmm tokenizer train``)
     OUT/                    3. the language model (``tdmm train``): OUT is the model folder
     OUT/evaluators/         4. the evaluators (``tdmm eval train-evaluators``)
-    OUT/baselines/t2m_gpt/  5. the T2M-GPT-style baseline, on the same budget
+    OUT/baselines/t2m_gpt/  5. the T2M-GPT-style baseline, on the same text-to-motion budget
     OUT/release.json        what was built, with the figures and the time of each stage
 
 :func:`ship` then copies the model (without its checkpoints, caches and build folder) into
@@ -56,7 +56,10 @@ class ReleaseConfig:
         corpus_seed: Seed of the corpus build.
         workers: Processes of the corpus build.
         tokenizer_recipe: Recipe of the motion tokenizer.
-        lm_recipe: Recipe of the language model.
+        lm_recipe: Recipe of the language model; the T2M-GPT-style baseline gets the same
+            recipe with as many text-to-motion examples (its steps scaled by the recipe's
+            Language2Motion share), since that is all it learns.
+        evaluator_recipe: Recipe of the evaluators.
         seed: Seed of the tokenizer and language-model training.
         stages: The stages to run, in order (a subset, for experiments).
     """
@@ -66,8 +69,9 @@ class ReleaseConfig:
     workers: int = 2
     tokenizer_recipe: str = "release"
     lm_recipe: str = "release"
+    evaluator_recipe: str = "release"
     seed: int = 0
-    stages: tuple[str, ...] = ("corpus", "tokenizer", "lm")
+    stages: tuple[str, ...] = ("corpus", "tokenizer", "lm", "evaluators", "baseline")
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,11 +130,44 @@ def _stage_lm(out: Path, cfg: ReleaseConfig, progress: Callable | None) -> dict[
     return {"recipe": cfg.lm_recipe}
 
 
+def _stage_evaluators(out: Path, cfg: ReleaseConfig, progress: Callable | None) -> dict[str, Any]:
+    from tdmm_lm.eval import EVALUATOR_SUBDIR, EvaluatorTrainConfig, train_evaluators
+
+    eval_cfg = EvaluatorTrainConfig.from_recipe(
+        cfg.evaluator_recipe,
+        corpus=str(corpus_dir(out)),
+        output=str(out / EVALUATOR_SUBDIR),
+        seed=cfg.seed,
+    )
+    return {"report": train_evaluators(eval_cfg, progress)}
+
+
+def _stage_baseline(out: Path, cfg: ReleaseConfig, progress: Callable | None) -> dict[str, Any]:
+    from tdmm_lm.eval import BASELINE_SUBDIR, train_t2m_baseline
+    from tdmm_lm.lm.recipes import get_recipe
+
+    recipe = get_recipe(cfg.lm_recipe)
+    steps = max(1, round(recipe.steps * recipe.l2m_fraction))
+    train_t2m_baseline(
+        corpus_dir(out),
+        out / "tokenizer",
+        out / BASELINE_SUBDIR,
+        recipe=cfg.lm_recipe,
+        progress=progress,
+        resume=True,
+        seed=cfg.seed,
+        steps=steps,
+    )
+    return {"recipe": cfg.lm_recipe, "steps": steps}
+
+
 #: Stage name -> function(out, cfg, progress) -> figures for ``release.json``.
 STAGES: dict[str, Callable[[Path, ReleaseConfig, Callable | None], dict[str, Any]]] = {
     "corpus": _stage_corpus,
     "tokenizer": _stage_tokenizer,
     "lm": _stage_lm,
+    "evaluators": _stage_evaluators,
+    "baseline": _stage_baseline,
 }
 
 

@@ -207,6 +207,7 @@ def train_t2m_baseline(
     output: str | Path,
     recipe: str = "release",
     progress: Callable[[int, int], None] | None = None,
+    resume: bool = False,
     **overrides: Any,
 ) -> Path:
     """Train the T2M-GPT-style baseline into ``output``.
@@ -222,6 +223,7 @@ def train_t2m_baseline(
         output: Where to write it (``tdmm eval`` looks in ``MODELDIR/baselines/t2m_gpt``).
         recipe: The language-model recipe whose budget it gets (``tiny`` for tests).
         progress: Called as ``progress(step, total)``.
+        resume: Continue a killed run in ``output`` from its last checkpoint.
         **overrides: Further :class:`~tdmm_lm.lm.recipes.TrainConfig` fields (e.g. steps).
 
     Returns:
@@ -237,4 +239,4 @@ def train_t2m_baseline(
         output=str(output),
         **{"text_encoder": "minilm_sentence", "l2m_fraction": 1.0, **overrides},
     )
-    return train_lm(cfg, progress=progress)
+    return train_lm(cfg, resume=resume, progress=progress)

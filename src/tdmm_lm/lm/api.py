@@ -292,6 +292,9 @@ class TdmmModel:
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Encoder states of the rows' prompts, zeroed (hidden) in the rows of a drop pass.
 
+        Each distinct prompt is encoded once (a batch may repeat a prompt many times), and
+        the hidden rows are not encoded at all.
+
         Args:
             text_ids: Encoder ids of each row (``len(drops)`` passes over the prompts).
             drops: For each pass over the prompts, whether its prompts are hidden.
@@ -303,14 +306,17 @@ class TdmmModel:
             return None, None
         from tdmm_lm.lm.text import pad_token_ids
 
-        ids, mask = pad_token_ids([list(t) for t in text_ids], 0)
-        states, mask = self.text_encoder.states_for(ids, mask)
-        if states is not None:
-            per_pass = len(text_ids) // len(drops)
-            for k, drop in enumerate(drops):
-                if drop:
-                    states[k * per_pass : (k + 1) * per_pass] = 0.0
-        return states, mask
+        per_pass = len(text_ids) // len(drops)
+        distinct = list(dict.fromkeys(text_ids[:per_pass]))
+        ids, mask = pad_token_ids([list(t) for t in distinct], 0)
+        states, slot_mask = self.text_encoder.states_for(ids, mask)
+        if states is None or slot_mask is None:
+            return None, None
+        where = {t: i for i, t in enumerate(distinct)}
+        rows = torch.tensor([where[t] for t in text_ids[:per_pass]])
+        states, slot_mask = states[rows], slot_mask[rows]  # (per_pass, P, dim), (per_pass, P)
+        passes = [torch.zeros_like(states) if drop else states for drop in drops]
+        return torch.cat(passes), slot_mask.repeat(len(drops), 1)
 
     # -- Motion2Language ----------------------------------------------------------------------
 

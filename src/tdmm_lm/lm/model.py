@@ -231,6 +231,12 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 # Residual branches are scaled down so the stream's variance does not grow
                 # with depth (GPT-2).
                 nn.init.normal_(p, mean=0.0, std=INIT_STD / math.sqrt(2 * c.n_layer))
+        if c.motion_feature_dim:
+            # The features start silent and are let in by training: standardised code vectors
+            # through a 0.02-std projection would outweigh the token embeddings fivefold and
+            # slowed Motion2Language down (measured: 1.65 vs 1.42 caption loss at step 800).
+            nn.init.zeros_(self.motion_in.weight)
+            nn.init.zeros_(self.motion_out.weight)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
