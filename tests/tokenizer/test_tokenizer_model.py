@@ -96,7 +96,26 @@ def test_loss_decreases_over_a_few_steps():
         optimizer.step()
         totals.append(float(losses.total.detach()))
     assert totals[-1] < 0.8 * totals[0]
-    assert set(losses.as_floats()) == {"total", "vertex", "angle", "param", "velocity", "commit"}
+    terms = {"total", "vertex", "angle", "param", "z_l1", "z_mse", "velocity", "commit"}
+    assert set(losses.as_floats()) == terms
+
+
+def test_a_lost_blink_costs_more_than_a_slight_error_everywhere():
+    """Squared standardised error: of two misses with the same L1, the lost peak costs more."""
+    tok = MotionTokenizer(TokenizerConfig(vertex_weight=0, angle_weight=0, param_weight=0,
+                                          z_l1_weight=0, velocity_weight=0, commit_weight=0))  # fmt: skip
+    tok.set_stats(np.zeros(61, np.float32), np.full(61, 0.2, np.float32))
+    x = torch.zeros(1, 40, 61)
+    x[0, 20:24, 0] = 1.0 / 0.2  # a four-frame blink, in standard deviations
+    mask = torch.ones(1, 40, dtype=torch.bool)
+    missed = x.clone()
+    missed[0, 20:24, 0] = 0.0
+    spread = x.clone()
+    spread[0, :, 0] += 0.1 / 0.2  # the blink channel 0.1 off in every frame: the same L1
+    commit = torch.zeros(())
+    lost, slight = tok.losses(missed, x, mask, commit), tok.losses(spread, x, mask, commit)
+    torch.testing.assert_close(lost.z_l1, slight.z_l1)
+    assert lost.z_mse > 5 * slight.z_mse
 
 
 def test_masked_frames_do_not_count():

@@ -127,33 +127,3 @@ def test_a_switch_cost_makes_the_token_stream_hold_still():
     nearest = q.assign(z, mask)
     assert (nearest[0, 1:] != nearest[0, :-1]).sum() == 29
     assert (sticky[0, 1:] != sticky[0, :-1]).sum() == 0
-
-
-def test_a_product_token_names_the_nearest_sub_code_of_every_part():
-    torch.manual_seed(0)
-    q = EMAQuantizer(codebook_size=16, code_dim=4, decay=0.9, dead_after=100, groups=2)
-    books = q.codebook.reshape(2, 4, 2)  # (G, k, D / G)
-    z = torch.randn(50, 4)
-    tokens = q.lookup(z)
-    assert tokens.min() >= 0 and tokens.max() < 16
-    first = torch.cdist(z[:, :2], books[0]).argmin(1)
-    second = torch.cdist(z[:, 2:], books[1]).argmin(1)
-    assert torch.equal(tokens, first * 4 + second)
-    codes = q.embed(tokens[None])[0].t()  # (50, 4)
-    assert torch.equal(codes, torch.cat([books[0][first], books[1][second]], 1))
-    # Every combination is a token of its own: 16 tokens from 8 sub-codes.
-    everything = torch.cat([books[0].repeat_interleave(4, 0), books[1].repeat(4, 1)], 1)
-    assert torch.equal(q.lookup(everything), torch.arange(16))
-
-
-def test_product_codebooks_train_reset_and_reject_bad_shapes():
-    q = EMAQuantizer(codebook_size=16, code_dim=4, decay=0.9, dead_after=2, groups=2)
-    q.initialise(torch.randn(64, 4), torch.Generator().manual_seed(0))
-    generator = torch.Generator().manual_seed(1)
-    for _ in range(5):
-        out = q(*as_input(torch.randn(32, 4)), generator=generator)
-    assert out.counts.shape == (16,) and out.counts.sum() == 32
-    assert torch.isfinite(q.codebook).all()
-    for size, dim in ((15, 4), (16, 3)):
-        with pytest.raises(ValueError, match="groups"):
-            EMAQuantizer(codebook_size=size, code_dim=dim, decay=0.9, dead_after=2, groups=2)

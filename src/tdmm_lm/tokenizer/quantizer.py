@@ -3,15 +3,6 @@
 Shapes use B for batch, N for token positions, D for the code dimension and K for the
 codebook size. Codes are looked up by Euclidean distance in float32.
 
-**Product codes.** With ``groups = G > 1`` the code vector is cut into G equal parts, each
-quantized by its own sub-codebook of ``k = K ** (1 / G)`` codes, and a token names one code
-of every part: its id is the parts' indices read as the digits of a base-``k`` number, so
-there is still exactly one token per position and K of them in all. Facial motion is a
-product of nearly independent factors (head pose, gaze, blinks, brows, mouth), and a single
-codebook of K codes must spend a code on every combination it meets; a product codebook gets
-K combinations out of G * k codes, so brief, local events such as blinks keep a place of
-their own instead of being averaged away.
-
 The codebook is not trained by gradients. Each training step moves every used code toward
 the mean of the encoder outputs assigned to it, by an exponential moving average (EMA) of
 the per-code counts and sums (van den Oord et al. 2017, appendix). A code that no vector
@@ -145,22 +136,19 @@ def kmeans_plus_plus(
 
 
 class EMAQuantizer(nn.Module):
-    """K tokens over a code of dimension D, updated by EMA, with dead-code reset.
+    """A codebook of K codes of dimension D, updated by EMA, with dead-code reset.
 
     All state is in buffers, so a checkpoint of the module's ``state_dict`` restores the
-    codebook, its EMA statistics and the dead-code counters exactly. The sub-codebooks are
-    stacked in one ``codebook`` buffer of shape (G * k, D / G): group g holds rows
-    ``g * k … (g + 1) * k - 1``.
+    codebook, its EMA statistics and the dead-code counters exactly.
 
     Args:
-        codebook_size: K, the number of tokens; with G groups it must be ``k ** G``.
-        code_dim: D; with G groups it must be divisible by G.
+        codebook_size: K.
+        code_dim: D.
         decay: EMA decay of the counts and sums (0.99: a code follows its cluster's mean
             over about a hundred steps).
         dead_after: A code unused for this many consecutive training steps is reset.
-        switch_cost: Cost of a change of token, in units of ``distance_scale`` (0 = assign
+        switch_cost: Cost of a change of code, in units of ``distance_scale`` (0 = assign
             each position its nearest code; see :func:`sticky_assign`).
-        groups: G, the number of parts of a product code (1 = one plain codebook).
     """
 
     def __init__(
@@ -170,65 +158,37 @@ class EMAQuantizer(nn.Module):
         decay: float,
         dead_after: int,
         switch_cost: float = 0.0,
-        groups: int = 1,
     ) -> None:
         super().__init__()
-        k = round(codebook_size ** (1.0 / groups))
-        if k**groups != codebook_size or code_dim % groups:
-            raise ValueError(
-                f"{groups} groups need a codebook size that is a {groups}-th power and a code "
-                f"dimension divisible by {groups}, got {codebook_size} and {code_dim}"
-            )
         self.codebook_size = codebook_size
         self.code_dim = code_dim
         self.decay = decay
         self.dead_after = dead_after
         self.switch_cost = switch_cost
-        self.groups = groups
-        self.group_size = k  # sub-codes per group
-        rows, width = groups * k, code_dim // groups
-        self.register_buffer("codebook", torch.randn(rows, width) * 0.1)
-        self.register_buffer("ema_count", torch.ones(rows))
+        self.register_buffer("codebook", torch.randn(codebook_size, code_dim) * 0.1)
+        self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", self.codebook.clone())
-        self.register_buffer("unused_steps", torch.zeros(rows, dtype=torch.int64))
+        self.register_buffer("unused_steps", torch.zeros(codebook_size, dtype=torch.int64))
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
         self.register_buffer("resets", torch.zeros((), dtype=torch.int64))
-        # Running mean of the squared distance to the nearest token: the unit of switch_cost.
+        # Running mean of the squared distance to the nearest code: the unit of switch_cost.
         self.register_buffer("distance_scale", torch.ones(()))
-        # Digit weights of a token id: k ** (G - 1), …, k, 1.
-        self.register_buffer(
-            "place", k ** torch.arange(groups - 1, -1, -1, dtype=torch.int64), persistent=False
-        )
-
-    # -- tokens <-> group indices
-
-    def _split(self, z: torch.Tensor) -> torch.Tensor:
-        """(..., D) vectors -> (..., G, D / G) parts."""
-        return z.reshape(*z.shape[:-1], self.groups, self.code_dim // self.groups)
-
-    def _digits(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(...) token ids -> (..., G) rows of the stacked codebook (group offsets added)."""
-        digits = (tokens[..., None] // self.place) % self.group_size  # (..., G)
-        return digits + self.group_size * torch.arange(self.groups, device=tokens.device)
-
-    def distances(self, z: torch.Tensor) -> torch.Tensor:
-        """(M, D) vectors -> (M, K) squared distances to every token's code."""
-        parts = self._split(z.float())  # (M, G, d)
-        books = self.codebook.reshape(self.groups, self.group_size, -1)  # (G, k, d)
-        total = z.new_zeros(len(z), 1)
-        for g in range(self.groups):
-            part = _squared_distances(parts[:, g], books[g])  # (M, k)
-            total = (total[:, :, None] + part[:, None, :]).reshape(len(z), -1)  # (M, k ** g)
-        return total
 
     def lookup(self, z: torch.Tensor) -> torch.Tensor:
-        """Nearest token ids of (M, D) float32 vectors: (M,) int64."""
-        return self.distances(z).argmin(1)
+        """Nearest code indices.
+
+        Args:
+            z: (M, D) float32 vectors.
+
+        Returns:
+            (M,) int64 indices into the codebook.
+        """
+        return _squared_distances(z, self.codebook).argmin(1)
 
     def assign(
         self, z: torch.Tensor, mask: torch.Tensor, update_scale: bool = False
     ) -> torch.Tensor:
-        """Token ids of whole sequences, sticky when ``switch_cost > 0``.
+        """Code indices of whole sequences, sticky when ``switch_cost > 0``.
 
         Args:
             z: (B, N, D) float32 vectors.
@@ -237,10 +197,10 @@ class EMAQuantizer(nn.Module):
                 (training only).
 
         Returns:
-            (B, N) int64 token ids in [0, K).
+            (B, N) int64 indices into the codebook.
         """
         b, n, d = z.shape
-        distances = self.distances(z.reshape(b * n, d)).reshape(b, n, -1)  # (B, N, K)
+        distances = _squared_distances(z.reshape(b * n, d), self.codebook).reshape(b, n, -1)
         if update_scale and bool(mask.any()):
             nearest = distances.min(-1).values[mask].mean()
             self.distance_scale.mul_(self.decay).add_(nearest, alpha=1 - self.decay)
@@ -248,28 +208,30 @@ class EMAQuantizer(nn.Module):
         return sticky_assign(distances, mask, cost)
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
-        """Codes of token ids: (B, N) int64 -> (B, D, N) float32."""
-        b, n = indices.shape
-        codes = F.embedding(self._digits(indices), self.codebook)  # (B, N, G, d)
-        return codes.reshape(b, n, self.code_dim).transpose(1, 2)
+        """Codes for indices.
+
+        Args:
+            indices: (B, N) int64.
+
+        Returns:
+            (B, D, N) float32 codes.
+        """
+        return F.embedding(indices, self.codebook).transpose(1, 2)  # (B, D, N)
 
     @torch.no_grad()
     def initialise(self, z: torch.Tensor, generator: torch.Generator) -> None:
-        """Set each sub-codebook to k-means++ centroids of its part of encoder outputs.
+        """Set the codebook to k-means++ centroids of encoder outputs.
 
         Args:
-            z: (M, D) encoder outputs, M >= k.
+            z: (M, D) encoder outputs, M >= K.
             generator: Source of randomness.
         """
-        parts = self._split(z.float())  # (M, G, d)
-        books = [
-            kmeans_plus_plus(parts[:, g], self.group_size, generator) for g in range(self.groups)
-        ]
-        self.codebook.copy_(torch.cat(books))
-        self.ema_sum.copy_(self.codebook)
+        codebook = kmeans_plus_plus(z.float(), self.codebook_size, generator)
+        self.codebook.copy_(codebook)
+        self.ema_sum.copy_(codebook)
         self.ema_count.fill_(1.0)
         self.unused_steps.zero_()
-        self.distance_scale.copy_(self.distances(z).min(1).values.mean())
+        self.distance_scale.copy_(_squared_distances(z.float(), codebook).min(1).values.mean())
         self.initialised.fill_(True)
 
     def forward(
@@ -294,8 +256,8 @@ class EMAQuantizer(nn.Module):
             indices = self.assign(latents, mask, update_scale=self.training).reshape(b * n)
         counts = torch.bincount(indices[valid], minlength=self.codebook_size).float()  # (K,)
         if self.training:
-            self._ema_update(flat.detach()[valid].float(), indices[valid], generator)
-        codes = self.embed(indices[None]).transpose(1, 2)[0]  # (B*N, D)
+            self._ema_update(flat.detach()[valid].float(), indices[valid], counts, generator)
+        codes = F.embedding(indices, self.codebook)  # (B*N, D)
         weight = valid.float()[:, None]
         commit = ((flat - codes.detach()).pow(2) * weight).sum() / (weight.sum() * d).clamp_min(1)
         quantized = flat + (codes - flat).detach()  # straight-through estimator
@@ -304,19 +266,21 @@ class EMAQuantizer(nn.Module):
 
     @torch.no_grad()
     def _ema_update(
-        self, z: torch.Tensor, indices: torch.Tensor, generator: torch.Generator | None
+        self,
+        z: torch.Tensor,
+        indices: torch.Tensor,
+        counts: torch.Tensor,
+        generator: torch.Generator | None,
     ) -> None:
-        """EMA step of every sub-code's count and sum, then reset of the dead sub-codes.
+        """EMA step of counts and sums, then reset of the dead codes.
 
         Args:
             z: (M, D) valid encoder outputs.
-            indices: (M,) their token ids.
+            indices: (M,) their code indices.
+            counts: (K,) how many of them chose each code.
             generator: Randomness for choosing the replacement vectors.
         """
-        rows = self._digits(indices).reshape(-1)  # (M * G,) rows of the stacked codebook
-        parts = self._split(z).reshape(-1, self.code_dim // self.groups)  # (M * G, d)
-        counts = torch.bincount(rows, minlength=len(self.codebook)).to(z.dtype)
-        sums = torch.zeros_like(self.ema_sum).index_add_(0, rows, parts)
+        sums = torch.zeros_like(self.ema_sum).index_add_(0, indices, z)  # (K, D)
         self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         # Counts and sums decay together, so an unused code keeps its place.
@@ -324,28 +288,26 @@ class EMAQuantizer(nn.Module):
         self.unused_steps.add_(1).masked_fill_(counts > 0, 0)
         dead = torch.nonzero(self.unused_steps >= self.dead_after).squeeze(1)  # (R,)
         if len(dead) and len(z):
-            self.reset_codes(dead, self._split(z), generator)
+            self.reset_codes(dead, z, generator)
 
     @torch.no_grad()
     def reset_codes(
-        self, rows: torch.Tensor, parts: torch.Tensor, generator: torch.Generator | None
+        self, codes: torch.Tensor, z: torch.Tensor, generator: torch.Generator | None
     ) -> None:
-        """Move sub-codes onto random encoder outputs' parts (with their EMA statistics).
+        """Move codes onto random encoder outputs (with their EMA statistics).
 
         Args:
-            rows: (R,) int64 rows of the stacked codebook to reset.
-            parts: (M, G, D / G) encoder outputs cut into parts, to draw from (without
-                replacement when M >= R).
+            codes: (R,) int64 indices of the codes to reset.
+            z: (M, D) encoder outputs to draw from (without replacement when M >= R).
             generator: Source of randomness.
         """
-        r, m = len(rows), len(parts)
-        if m >= r:
-            pick = torch.randperm(m, generator=generator)[:r]
+        r = len(codes)
+        if len(z) >= r:
+            pick = torch.randperm(len(z), generator=generator)[:r]
         else:
-            pick = torch.randint(m, (r,), generator=generator)
-        new = parts[pick, rows // self.group_size]  # (R, d): each row from its own group
-        self.codebook[rows] = new
-        self.ema_sum[rows] = new
-        self.ema_count[rows] = 1.0
-        self.unused_steps[rows] = 0
+            pick = torch.randint(len(z), (r,), generator=generator)
+        self.codebook[codes] = z[pick]
+        self.ema_sum[codes] = z[pick]
+        self.ema_count[codes] = 1.0
+        self.unused_steps[codes] = 0
         self.resets.add_(r)
