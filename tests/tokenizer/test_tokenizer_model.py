@@ -102,8 +102,9 @@ def test_loss_decreases_over_a_few_steps():
 
 def test_a_lost_blink_costs_more_than_a_slight_error_everywhere():
     """Squared standardised error: of two misses with the same L1, the lost peak costs more."""
-    tok = MotionTokenizer(TokenizerConfig(vertex_weight=0, angle_weight=0, param_weight=0,
-                                          z_l1_weight=0, velocity_weight=0, commit_weight=0))  # fmt: skip
+    only_z = dict(vertex_weight=0, angle_weight=0, param_weight=0, z_l1_weight=0,
+                  velocity_weight=0, commit_weight=0)  # fmt: skip
+    tok = MotionTokenizer(TokenizerConfig(**only_z))
     tok.set_stats(np.zeros(61, np.float32), np.full(61, 0.2, np.float32))
     x = torch.zeros(1, 40, 61)
     x[0, 20:24, 0] = 1.0 / 0.2  # a four-frame blink, in standard deviations
