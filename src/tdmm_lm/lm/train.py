@@ -78,8 +78,11 @@ def evaluate(
 
     Returns:
         ``l2m_loss`` / ``m2l_loss`` (mean cross-entropy per target token of each task),
-        ``tok_acc`` (next-motion-token accuracy of Language2Motion, the ``Tok`` metric) and
-        ``text_acc`` (next-subword accuracy of Motion2Language); NaN when a task is absent.
+        ``tok_acc`` (next-motion-token accuracy of Language2Motion, the ``Tok`` metric),
+        ``tok_change_acc`` (the same where the motion token differs from the one before: how
+        much of Tok is more than holding still), ``tok_repeat_share`` (the share of motion
+        targets that repeat the token before) and ``text_acc`` (next-subword accuracy of
+        Motion2Language); NaN when a task is absent.
     """
     was_training = lm.training
     lm.eval()
@@ -91,6 +94,8 @@ def evaluate(
         "m2l_n": 0,
         "tok": 0,
         "tok_n": 0,
+        "change": 0,
+        "change_n": 0,
         "text": 0,
         "text_n": 0,
     }
@@ -105,12 +110,15 @@ def evaluate(
         hit = logits.argmax(-1) == batch.targets  # (B, T)
         valid = batch.targets >= 0
         is_motion = motion[batch.targets.clamp(min=0)] & valid
+        changes = is_motion & (batch.targets != batch.idx)  # the input holds the token before
         for row, task in enumerate(batch.tasks):
             sums[f"{task}_nll"] += float(nll[row][valid[row]].sum())
             sums[f"{task}_n"] += int(valid[row].sum())
             if task == "l2m":
                 sums["tok"] += int(hit[row][is_motion[row]].sum())
                 sums["tok_n"] += int(is_motion[row].sum())
+                sums["change"] += int(hit[row][changes[row]].sum())
+                sums["change_n"] += int(changes[row].sum())
             else:
                 sums["text"] += int(hit[row][valid[row]].sum())
                 sums["text_n"] += int(valid[row].sum())
@@ -123,6 +131,8 @@ def evaluate(
         "l2m_loss": ratio("l2m_nll", "l2m_n"),
         "m2l_loss": ratio("m2l_nll", "m2l_n"),
         "tok_acc": ratio("tok", "tok_n"),
+        "tok_change_acc": ratio("change", "change_n"),
+        "tok_repeat_share": 1.0 - ratio("change_n", "tok_n"),
         "text_acc": ratio("text", "text_n"),
     }
 
