@@ -144,3 +144,14 @@ def test_card_writes_plots_and_markdown(small_corpus):
     pngs = list(card.parent.glob("*.png"))
     assert len(pngs) >= 7
     assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_a_partial_shard_of_a_killed_writer_is_cleaned_up_on_resume(tmp_path):
+    from tdmm_lm.data.format import SHARD_DIR
+
+    cfg = BuildConfig(hours=0.02, seed=1, block_size=8, workers=1)
+    build_corpus(tmp_path / "C", cfg)
+    partial = tmp_path / "C" / SHARD_DIR / ".train-00000-of-00001.parquet.12345.tmp"
+    partial.write_bytes(b"half a shard")  # what a SIGKILL during write_shard leaves
+    build_corpus(tmp_path / "C", cfg)
+    assert not partial.exists()

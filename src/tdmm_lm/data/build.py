@@ -29,6 +29,7 @@ from tdmm_lm.data.format import (
     Manifest,
     read_manifest,
     read_split,
+    remove_partial_shards,
     shard_path,
     write_manifest,
     write_shard,
@@ -235,6 +236,8 @@ def build_corpus(
     """
     corpus = Path(output)
     manifest = _open_or_create(corpus, cfg)
+    if remove_partial_shards(corpus):
+        log.info("%s: removed the partial shards of an interrupted build", corpus)
     sizes: list[int] = manifest.settings["block_sizes"]
     n_blocks = manifest.n_blocks
     done = {int(p.stem.split(".")[0]) for p in (corpus / MARKER_DIR).glob("*.done")}

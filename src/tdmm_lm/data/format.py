@@ -45,6 +45,7 @@ __all__ = [
     "iter_samples",
     "read_manifest",
     "read_split",
+    "remove_partial_shards",
     "shard_path",
     "write_manifest",
     "write_shard",
@@ -175,6 +176,19 @@ def write_shard(path: Path, rows: list[dict[str, Any]]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_partial_shards(corpus: Path) -> int:
+    """Delete the temporary files of shard writes that a killed build left behind.
+
+    A writer killed between creating its temporary file and renaming it cannot clean up, so
+    a resuming build calls this before it starts (the block is rewritten anyway: it has no
+    marker). Returns how many files were removed.
+    """
+    stale = list((corpus / SHARD_DIR).glob(".*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def _shards(corpus: Path, split: str) -> list[Path]:
