@@ -111,7 +111,13 @@ def _stage_tokenizer(out: Path, cfg: ReleaseConfig, progress: Callable | None) -
         seed=cfg.seed,
     )
     report = train_tokenizer(tok_cfg, resume=True, progress=progress)
-    keep = ("vertex_error_mm", "expression_vertex_error_mm", "codebook_usage", "repeat_rate")
+    keep = (
+        "vertex_error_mm",
+        "posed_vertex_error_mm",
+        "codebook_usage",
+        "repeat_rate",
+        "peak_retention",
+    )
     return {k: report[k] for k in keep if k in report}
 
 
