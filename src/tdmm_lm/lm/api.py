@@ -1,13 +1,7 @@
 """The trained model behind ``animate`` and ``describe``, and ``load_model``.
 
-A model folder is one artefact (:mod:`tdmm_lm.artifacts`) plus what it needs to run::
-
-    MODELDIR/config.json          {"type": "tdmm_lm", "config": ModelConfig}
-    MODELDIR/model.safetensors    the language model's weights
-    MODELDIR/vocab.json           the vocabulary (own GPT) — or hf_tokenizer/ (base model)
-    MODELDIR/tokenizer/           the motion tokenizer (its own artefact)
-    MODELDIR/train_config.json    the training run's resolved config (run folders only)
-    MODELDIR/train_log.jsonl      its log; MODELDIR/checkpoints/ its last checkpoint
+A model folder (its layout is in :mod:`tdmm_lm.lm.storage`) is read into a
+:class:`TdmmModel`, which animates prompts and describes motion, one at a time or in batches.
 
 >>> from tdmm_lm import load_model
 >>> m = load_model("runs/lm")                                         # doctest: +SKIP
@@ -17,13 +11,8 @@ A model folder is one artefact (:mod:`tdmm_lm.artifacts`) plus what it needs to 
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +20,7 @@ import numpy as np
 import torch
 
 from tdmm_lm.errors import InvalidInputError, TdmmError
+from tdmm_lm.lm.storage import ModelConfig
 from tdmm_lm.lm.tasks import TaskBuilder
 
 if TYPE_CHECKING:
@@ -38,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RELEASE_DIR", "ModelConfig", "TdmmModel", "load_model"]
 
-TYPE_TAG = "tdmm_lm"
 #: Where the shipped release model lives inside the package.
 RELEASE_DIR = Path(__file__).resolve().parent.parent / "assets" / "release"
 #: Longest caption ``describe`` writes, in tokens.
@@ -65,43 +54,6 @@ def _inference_threads() -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
-
-
-@dataclass
-class ModelConfig:
-    """What a model folder holds, beside the weights.
-
-    Attributes:
-        backend: ``"gpt"`` (own model), ``"hf_causal"`` or ``"hf_seq2seq"`` (base model).
-        text_encoder: ``"minilm"``, ``"minilm_sentence"`` or ``"none"``
-            (:func:`~tdmm_lm.lm.text.load_text_encoder`).
-        gpt: The :class:`~tdmm_lm.lm.model.GPTConfig` as a dict (own model).
-        hf_config: The Hugging Face config as a dict (base model).
-        aliases: Weight names stored once because they share memory (tied embeddings).
-        max_motion_tokens: Longest motion run seen in training, in tokens.
-        temperature: Default sampling temperature of ``animate``.
-        top_k: Default top-k of ``animate`` (0 = off).
-        top_p: Default nucleus mass of ``animate`` (1 = off).
-        guidance: Default classifier-free guidance scale of ``animate`` (1 = off; the model
-            must have been trained with prompt dropout).
-        draft: Repeat drafts per pass when ``animate`` decodes (0 = one token a pass); the
-            motion's distribution is the same, only faster (:mod:`tdmm_lm.lm.generate`).
-    """
-
-    backend: str = "gpt"
-    text_encoder: str = "none"
-    gpt: dict[str, Any] | None = None
-    hf_config: dict[str, Any] | None = None
-    aliases: dict[str, str] = field(default_factory=dict)
-    max_motion_tokens: int = 200
-    # Plain sampling by default: motion repeats its last token with p ~ 0.9 at most steps,
-    # so a nucleus (top_p < 1) or a cooler temperature cuts off the transitions that carry
-    # the expression, and the face freezes (measured: smile and nod amplitudes fall 2-10x).
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    guidance: float = 1.0
-    draft: int = 4
 
 
 class TdmmModel:
@@ -448,50 +400,16 @@ class TdmmModel:
 
     def save(self, directory: str | Path) -> Path:
         """Write the model folder (other files already in it, e.g. logs, are kept)."""
-        from tdmm_lm.artifacts import save_artifact
-        from tdmm_lm.lm.checkpoint import split_shared
+        from tdmm_lm.lm.storage import save_model
 
-        target = Path(directory)
-        staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        weights, aliases = split_shared(self.lm.state_dict())
-        config = dataclasses.replace(self.config, aliases=aliases)
-        if config.backend != "gpt":  # as it is now: merging LoRA may have untied embeddings
-            config.hf_config = self.lm.hf.config.to_dict()
-        extra = {"vocab.json": self.vocab.to_json()} if self.config.backend == "gpt" else {}
-        save_artifact(staging, type_tag=TYPE_TAG, config=config, weights=weights, extra_files=extra)
-        try:
-            self.tokenizer.save_pretrained(staging / "tokenizer")
-            if self.config.backend != "gpt":
-                self.vocab.tokenizer.save_pretrained(str(staging / "hf_tokenizer"))
-            target.mkdir(parents=True, exist_ok=True)
-            # config.json last: a folder with a config.json is a complete model.
-            entries = sorted(staging.iterdir(), key=lambda p: p.name == "config.json")
-            for entry in entries:
-                dest = target / entry.name
-                if dest.is_dir():
-                    shutil.rmtree(dest)
-                os.replace(entry, dest)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
+        return save_model(self, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> TdmmModel:
         """Read a model folder written by :meth:`save` (the model is in eval mode)."""
-        from tdmm_lm.artifacts import load_artifact
-        from tdmm_lm.tokenizer import MotionTokenizer
+        from tdmm_lm.lm.storage import read_model
 
-        path = Path(directory)
-        if not path.is_dir():
-            raise InvalidInputError(f"model folder {path} does not exist")
-        config_dict, weights, _ = load_artifact(path, TYPE_TAG)
-        config = ModelConfig(**config_dict)
-        for alias, name in config.aliases.items():
-            weights[alias] = weights[name]
-        tokenizer = MotionTokenizer.from_pretrained(path / "tokenizer")
-        lm, vocab = _build_lm(path, config, tokenizer.codebook_size)
-        lm.load_state_dict(weights)
-        return cls(lm, vocab, tokenizer, config)
+        return cls(*read_model(directory))
 
 
 def _check_prompt(prompt: Any) -> None:
@@ -522,27 +440,6 @@ def _left_pad(sources: list[Any], pad_id: int) -> tuple[torch.Tensor, torch.Tens
         countdown[i, width - n :] = torch.from_numpy(src.countdown)
         valid[i, width - n :] = True
     return idx, countdown, valid
-
-
-def _build_lm(path: Path, config: ModelConfig, codebook_size: int) -> tuple[Any, Any]:
-    """An untrained language model and vocabulary shaped as ``config`` says."""
-    if config.backend == "gpt":
-        from tdmm_lm.lm.model import GPTConfig, TdmmGPT
-        from tdmm_lm.lm.vocab import Vocab
-
-        vocab = Vocab.from_json((path / "vocab.json").read_text())
-        return TdmmGPT(GPTConfig(**(config.gpt or {}))), vocab
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
-
-    from tdmm_lm.lm.hf_base import HFBaseLM, HFVocab
-
-    hf_dict = dict(config.hf_config or {})
-    hf_config = AutoConfig.for_model(hf_dict.pop("model_type"), **hf_dict)
-    seq2seq = config.backend == "hf_seq2seq"
-    auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-    tokenizer = AutoTokenizer.from_pretrained(path / "hf_tokenizer", local_files_only=True)
-    vocab = HFVocab(tokenizer, codebook_size)
-    return HFBaseLM(auto.from_config(hf_config), seq2seq, vocab.pad), vocab
 
 
 def load_model(path: str | Path | None = None) -> TdmmModel:

@@ -206,7 +206,7 @@ def params_digest(module: torch.nn.Module) -> str:
 
 def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, accelerator):
     """The vocabulary, the task builder, the text encoder and an untrained model."""
-    from tdmm_lm.lm.api import ModelConfig
+    from tdmm_lm.lm.storage import ModelConfig
     from tdmm_lm.lm.tasks import L2M_TEMPLATES, M2L_TEMPLATES, TaskBuilder
 
     if cfg.base_model:

@@ -10,8 +10,8 @@ Train one with :func:`train_tokenizer` (``tdmm tokenizer train``) and measure it
 
 from __future__ import annotations
 
-from tdmm_lm.tokenizer.config import RECIPES, TokenizerTrainConfig
-from tdmm_lm.tokenizer.model import MotionTokenizer, TokenizerConfig
+from tdmm_lm.tokenizer.config import RECIPES, TokenizerConfig, TokenizerTrainConfig
+from tdmm_lm.tokenizer.model import MotionTokenizer
 from tdmm_lm.tokenizer.report import format_report, tokenizer_report
 from tdmm_lm.tokenizer.train import train_tokenizer
 

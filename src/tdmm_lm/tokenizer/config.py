@@ -1,4 +1,7 @@
-"""Training configuration of the motion tokenizer, and its named recipes.
+"""Configuration of the motion tokenizer (its architecture and its training), and recipes.
+
+:class:`TokenizerConfig` is the model: sizes, rate, codebook and loss weights. It is saved
+with every tokenizer artefact. :class:`TokenizerTrainConfig` is a training run around it.
 
 A recipe is a named set of values for :class:`TokenizerTrainConfig` (model sizes, steps,
 batch, learning rate). :meth:`TokenizerTrainConfig.from_recipe` resolves a recipe with
@@ -28,13 +31,102 @@ What the release choices rest on (20-hour corpus, test split; ``tdmm tokenizer e
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from tdmm_lm.errors import InvalidInputError
-from tdmm_lm.tokenizer.model import TokenizerConfig
 
-__all__ = ["RECIPES", "TokenizerTrainConfig"]
+__all__ = ["RATES", "RECIPES", "TokenizerConfig", "TokenizerTrainConfig"]
+
+#: Frames per token allowed (each halving is one strided convolution).
+RATES = (1, 2, 4)
+
+
+@dataclass
+class TokenizerConfig:
+    """Architecture and loss weights of the motion tokenizer.
+
+    The defaults are a small model that trains in seconds on a CPU (the ``tiny`` recipe);
+    the recipes in :mod:`tdmm_lm.tokenizer.config` set the release sizes.
+
+    Attributes:
+        codebook_size: K, the number of motion tokens.
+        code_dim: D, the dimension of a code.
+        frames_per_token: Temporal rate r: 1 (one token a frame), 2 or 4.
+        width: Convolution width of the encoder and decoder.
+        depth: Residual blocks in the encoder and in the decoder.
+        kernel: Temporal kernel size (odd).
+        dilation_growth: Dilation factor between successive residual blocks.
+        ema_decay: EMA decay of the codebook.
+        dead_after: Training steps without use after which a code is reset.
+        switch_cost: Cost of a change of token, in units of the mean distance to the nearest
+            code; above 0 a sequence is quantized as a whole so that tokens change only when
+            the motion has moved enough (see :func:`~tdmm_lm.tokenizer.quantizer.sticky_assign`).
+        fps: Frame rate of the training corpus (tokens are only meaningful at it).
+        vertex_weight: L1 on the vertices, per mm.
+        angle_weight: L1 on the head and eye angles, per degree (geometry alone barely
+            sees the eyes: their rotation moves 10 of 478 vertices).
+        param_weight: L1 on the blendshape weights plus a penalty outside [0, 1].
+        z_l1_weight: L1 on the blendshape weights in units of each one's train-split standard
+            deviation, so that a rarely moving shape (a sneer) counts as much as a busy one.
+        z_mse_weight: Squared error in those units. Averaged over frames, a brief event such
+            as a blink barely moves an L1 loss and the codebook learns to drop it (measured:
+            half of all blinks and nearly all brow-lowering lost); squaring makes a lost peak
+            cost what it is worth (peaks kept rose from 35 % to 70 %).
+        velocity_weight: L1 on the vertex velocities, per mm per frame.
+        commit_weight: Commitment loss, pulling encoder outputs onto their codes.
+    """
+
+    codebook_size: int = 64
+    code_dim: int = 16
+    frames_per_token: int = 1
+    width: int = 32
+    depth: int = 2
+    kernel: int = 3
+    dilation_growth: int = 2
+    ema_decay: float = 0.99
+    dead_after: int = 20
+    switch_cost: float = 2.0
+    fps: float = 25.0
+    vertex_weight: float = 1.0
+    angle_weight: float = 0.2
+    param_weight: float = 2.0
+    z_l1_weight: float = 1.0
+    z_mse_weight: float = 3.0
+    velocity_weight: float = 0.5
+    commit_weight: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.frames_per_token not in RATES:
+            raise ValueError(
+                f"frames_per_token must be one of {RATES}, got {self.frames_per_token}"
+            )
+        for name in ("codebook_size", "code_dim", "width", "dead_after"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.codebook_size < 2:
+            raise ValueError(f"codebook_size must be at least 2, got {self.codebook_size}")
+        if self.depth < 0 or self.kernel < 1 or self.kernel % 2 == 0:
+            raise ValueError(f"need depth >= 0 and an odd kernel, got {self.depth}, {self.kernel}")
+        if self.dilation_growth < 1:
+            raise ValueError(f"dilation_growth must be >= 1, got {self.dilation_growth}")
+        if not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.switch_cost < 0:
+            raise ValueError(f"switch_cost must be >= 0, got {self.switch_cost}")
+        weights = [f.name for f in dataclasses.fields(self) if f.name.endswith("_weight")]
+        for name in weights:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def levels(self) -> int:
+        """Number of 2x temporal down/upsampling stages, log2(frames_per_token)."""
+        return int(math.log2(self.frames_per_token))
+
 
 _DEFAULT = {
     "model": TokenizerConfig(

@@ -1,0 +1,131 @@
+"""Building blocks of the language model: KV cache, causal self-attention, MLP, block.
+
+Shapes use B for batch, T for new positions, S for all positions a query may see (the
+cache's past plus the new ones), C for the model width, nh for heads and hs = C / nh.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["MLP", "Block", "CausalSelfAttention", "KVCache", "padded_causal_mask"]
+
+
+class KVCache:
+    """Keys and values of past positions, one preallocated buffer pair per layer.
+
+    Args:
+        n_layer: Layers of the model.
+        batch: Batch size B.
+        n_head: Heads per layer.
+        max_len: Longest sequence the cache holds (the model's block size).
+        head_dim: Width of one head.
+    """
+
+    def __init__(self, n_layer: int, batch: int, n_head: int, max_len: int, head_dim: int):
+        shape = (batch, n_head, max_len, head_dim)
+        self.k = [torch.zeros(shape) for _ in range(n_layer)]
+        self.v = [torch.zeros(shape) for _ in range(n_layer)]
+        self.length = 0  # positions filled so far (all layers alike)
+        # Left padding of a batch of prompts: which cached positions are real, and how many
+        # pads each row starts with (its positions count from its first real token).
+        self.valid: torch.Tensor | None = None  # (B, max_len) bool, None = no padding
+        self.pads = torch.zeros(batch, dtype=torch.long)  # (B,)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention; appends to a :class:`KVCache` when given one."""
+
+    def __init__(self, d_model: int, n_head: int, dropout: float, bias: bool) -> None:
+        super().__init__()
+        self.n_head = n_head
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
+        self.proj = nn.Linear(d_model, d_model, bias=bias)
+        self.dropout = dropout
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C); ``mask`` (B, 1, T, S) bool replaces the causal mask."""
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)  # each (B, T, C)
+        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        # q, k, v: (B, nh, T, hs)
+        start = 0
+        if cache is not None:
+            start = cache.length
+            cache.k[layer][:, :, start : start + t] = k
+            cache.v[layer][:, :, start : start + t] = v
+            k = cache.k[layer][:, :, : start + t]  # (B, nh, start+T, hs)
+            v = cache.v[layer][:, :, : start + t]
+        drop = self.dropout if self.training else 0.0
+        if mask is not None:  # left-padded rows: causal and no padded keys
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
+        elif start == 0:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
+        elif t == 1:  # one new query sees every cached key: no mask needed
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
+        else:  # several new queries after a cached prefix: causal within the new ones
+            allowed = torch.ones(t, start + t, dtype=torch.bool).tril(diagonal=start)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=drop)
+        y = y.transpose(1, 2).reshape(b, t, c)  # (B, T, C)
+        return self.resid_dropout(self.proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: C -> 4C -> C with GELU."""
+
+    def __init__(self, d_model: int, dropout: float, bias: bool) -> None:
+        super().__init__()
+        self.up = nn.Linear(d_model, 4 * d_model, bias=bias)
+        self.down = nn.Linear(4 * d_model, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C)."""
+        return self.dropout(self.down(F.gelu(self.up(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, d_model: int, n_head: int, dropout: float, bias: bool) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d_model, bias=bias)
+        self.attn = CausalSelfAttention(d_model, n_head, dropout, bias)
+        self.ln_2 = nn.LayerNorm(d_model, bias=bias)
+        self.mlp = MLP(d_model, dropout, bias)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cache: KVCache | None,
+        layer: int,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C); ``mask`` as in :class:`CausalSelfAttention`."""
+        x = x + self.attn(self.ln_1(x), cache, layer, mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+def padded_causal_mask(cache: KVCache, t: int) -> torch.Tensor:
+    """(B, 1, T, S) attention mask of T new positions over the cache's S = length + T.
+
+    Causal, without the padded keys; a padding position also sees itself, so that its
+    (unused) output stays finite instead of a softmax over nothing.
+    """
+    assert cache.valid is not None
+    start = cache.length
+    s = start + t
+    causal = torch.ones(t, s, dtype=torch.bool).tril(diagonal=start)  # (T, S)
+    itself = torch.zeros(t, s, dtype=torch.bool)
+    itself[torch.arange(t), start + torch.arange(t)] = True
+    keys = cache.valid[:, :s]  # (B, S)
+    return ((causal[None] & keys[:, None]) | itself[None])[:, None]  # (B, 1, T, S)
