@@ -2,22 +2,9 @@
 
 :func:`run_eval` loads the model, its evaluators and its T2M-GPT-style baseline (by default
 from ``MODELDIR/evaluators`` and ``MODELDIR/baselines/t2m_gpt``), builds the retrieval and
-floor baselines from the corpus's training split, and measures on each split:
-
-* **Language2Motion** on a seeded subset of ``l2m_clips`` clips. Each of ``repeats`` repeats
-  generates every prompt anew (seed = repeat) and draws new R-precision groups and diversity
-  pairs; deterministic systems (ground truth, retrieval, floor) are generated once and vary
-  only in those draws. MultiModality reuses each repeat's generation of the first
-  ``mm_prompts`` prompts and adds generations up to ``mm_generations`` per prompt; every
-  repeat draws its own ``mm_pairs`` pairs per prompt. Tok is measured once per clip and
-  resampled (bootstrap) in each repeat.
-* **Motion2Language** on a seeded subset of ``m2l_clips`` clips (a superset of the L2M one).
-  Captions are greedy, hence deterministic, so each repeat resamples the clips (bootstrap)
-  for the captioning metrics and draws new R-precision groups.
-
-Every figure is reported as mean and 95% interval over the repeats
-(:func:`~tdmm_lm.eval.metrics.mean_ci`). ``quick=True`` (``--quick``) cuts the run to a smoke
-test of the whole protocol: :data:`QUICK` lists what it changes.
+floor baselines from the corpus's training split, measures both directions on each split
+(:mod:`~tdmm_lm.eval.protocol`) and writes the report folder (:mod:`~tdmm_lm.eval.report`).
+Its settings are an :class:`~tdmm_lm.eval.config.EvalConfig`.
 """
 
 from __future__ import annotations
@@ -25,27 +12,31 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from tdmm_lm.errors import InvalidInputError, TdmmError
-from tdmm_lm.eval import metrics as mx
-from tdmm_lm.eval import text_metrics as tx
-from tdmm_lm.eval.baselines import (
-    FloorBaseline,
-    ModelSystem,
-    RetrievalBaseline,
+from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.eval.baselines import FloorBaseline, ModelSystem, RetrievalBaseline
+from tdmm_lm.eval.config import (
+    BASELINE_SUBDIR,
+    COR_NAMES,
+    EVALUATOR_SUBDIR,
+    L2M_METRICS,
+    L2M_SYSTEMS,
+    M2L_METRICS,
+    M2L_SYSTEMS,
+    QUICK,
+    EvalConfig,
+    resolve_artifacts,
 )
-from tdmm_lm.eval.captions import caption_attributes
-from tdmm_lm.eval.data import ATTRIBUTES, TEST_SPLITS, ClipSet, load_clips
-from tdmm_lm.eval.evaluators import MotionEvaluator, MotionReadout, token_states
+from tdmm_lm.eval.data import ATTRIBUTES, ClipSet, load_clips
+from tdmm_lm.eval.evaluators import MotionEvaluator
+from tdmm_lm.eval.protocol import EvalContext, TextCache, evaluate_split, split_work
 
+# The configuration names are re-exported: they lived here before config.py was split off.
 __all__ = [
     "BASELINE_SUBDIR",
     "EVALUATOR_SUBDIR",
@@ -58,179 +49,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Where a model folder keeps its evaluators and its T2M-GPT-style baseline.
-EVALUATOR_SUBDIR = "evaluators"
-BASELINE_SUBDIR = "baselines/t2m_gpt"
-#: System names, in table order.
-L2M_SYSTEMS = ("tdmm-lm", "t2m-gpt", "retrieval", "floor", "ground-truth")
-M2L_SYSTEMS = ("tdmm-lm", "retrieval", "floor", "ground-truth")
-#: Metric names, in table order (report keys).
-L2M_METRICS = (
-    "L2", "FD", "Tok", "R@1", "R@2", "R@3", "MM-Dist", "Diversity", "MultiModality",
-    "CorE", "CorM", "CorI",
-)  # fmt: skip
-M2L_METRICS = (
-    "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr", "BERTScore-F1", "BERTScore-P", "BERTScore-R",
-    "R@1", "R@3", "CorE", "CorM", "CorI",
-)  # fmt: skip
-#: The report's name of each attribute's correctness.
-COR_NAMES = {"emotion_category": "CorE", "head_motion": "CorM", "intensity": "CorI"}
-#: What ``--quick`` changes: few repeats, small subsets, a small retrieval index.
-QUICK: dict[str, int] = {
-    "repeats": 3,
-    "l2m_clips": 32,
-    "m2l_clips": 32,
-    "mm_prompts": 8,
-    "mm_generations": 6,
-    "retrieval_pool": 300,
-}
-
-
-@dataclass
-class EvalConfig:
-    """Everything a ``tdmm eval`` run depends on. Defaults are the full protocol.
-
-    Attributes:
-        corpus: The corpus folder.
-        output: The report folder to write.
-        model: The model folder (None: the shipped release model).
-        evaluators: The evaluator folder (None: ``MODEL/evaluators``).
-        baseline: The T2M-GPT-style baseline's model folder (None:
-            ``MODEL/baselines/t2m_gpt``).
-        splits: The splits measured.
-        repeats: Repeats behind each 95% interval.
-        seed: Seed of subsets, generation and every random draw.
-        l2m_clips: Clips per split for Language2Motion, each generated ``repeats`` times
-            (100: three R-precision groups of 32 per repeat).
-        m2l_clips: Clips per split for Motion2Language.
-        mm_prompts: Prompts of MultiModality per split.
-        mm_generations: Generations per MultiModality prompt.
-        mm_pairs: Pairs per prompt of MultiModality.
-        diversity_pairs: Pairs of Diversity.
-        group_size: R-precision group (1 true + ``group_size - 1`` mismatched).
-        retrieval_pool: Training clips searched by the retrieval baselines (and averaged by
-            the floor).
-        batch_size: Prompts per generation pass.
-        sheet_prompts: Prompts on the contact sheet.
-        threads: Torch CPU threads.
-        quick: Whether :data:`QUICK` was applied (recorded in the report).
-    """
-
-    corpus: str = ""
-    output: str = ""
-    model: str | None = None
-    evaluators: str | None = None
-    baseline: str | None = None
-    splits: tuple[str, ...] = TEST_SPLITS
-    repeats: int = 20
-    seed: int = 0
-    l2m_clips: int = 100
-    m2l_clips: int = 256
-    mm_prompts: int = 100
-    mm_generations: int = 30
-    mm_pairs: int = 10
-    diversity_pairs: int = 300
-    group_size: int = mx.R_PRECISION_GROUP
-    retrieval_pool: int = 4000
-    batch_size: int = 64
-    sheet_prompts: int = 8
-    threads: int = 1
-    quick: bool = False
-
-    def __post_init__(self) -> None:
-        from tdmm_lm.data import SPLITS
-
-        self.splits = tuple(self.splits)
-        unknown = [s for s in self.splits if s not in SPLITS]
-        if unknown or not self.splits:
-            raise ValueError(f"unknown split(s) {unknown or '(none)'}; valid: {', '.join(SPLITS)}")
-        positive = (
-            "repeats", "l2m_clips", "m2l_clips", "mm_prompts", "mm_pairs", "diversity_pairs",
-            "retrieval_pool", "batch_size", "threads",
-        )  # fmt: skip
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.mm_generations < 2 or self.group_size < 2 or self.sheet_prompts < 0:
-            raise ValueError(
-                f"need mm_generations >= 2, group_size >= 2, sheet_prompts >= 0, got "
-                f"{self.mm_generations}, {self.group_size}, {self.sheet_prompts}"
-            )
-
-    @classmethod
-    def quick_config(cls, **fields: Any) -> EvalConfig:
-        """The ``--quick`` protocol (:data:`QUICK`), with ``fields`` on top."""
-        return cls(**{**QUICK, "quick": True, **fields})
-
-
-def resolve_artifacts(cfg: EvalConfig) -> tuple[Path, Path, Path]:
-    """The model, evaluator and baseline folders a run uses.
-
-    Raises:
-        TdmmError: One of them is missing; the message says how to make it.
-    """
-    from tdmm_lm.lm.api import RELEASE_DIR
-
-    model = Path(cfg.model) if cfg.model else RELEASE_DIR
-    if not (model / "config.json").is_file():
-        hint = (
-            "train one with `tdmm train --recipe release --corpus C --tokenizer TOKDIR "
-            "-o MODELDIR` and pass --model MODELDIR"
-        )
-        where = f"--model {model}" if cfg.model else f"no release model is shipped in {model}"
-        raise TdmmError(f"{where}: not a model folder; {hint}")
-    evaluators = Path(cfg.evaluators) if cfg.evaluators else model / EVALUATOR_SUBDIR
-    if not (evaluators / "config.json").is_file():
-        raise TdmmError(
-            f"no evaluators in {evaluators}; train them with `tdmm eval train-evaluators "
-            f"--corpus CORPUS -o {evaluators}` (or pass --evaluators DIR)"
-        )
-    baseline = Path(cfg.baseline) if cfg.baseline else model / BASELINE_SUBDIR
-    if not (baseline / "config.json").is_file():
-        raise TdmmError(
-            f"no T2M-GPT-style baseline in {baseline}; train it with `tdmm eval train-baseline "
-            f"--model {model} --corpus CORPUS` (or pass --baseline DIR)"
-        )
-    return model, evaluators, baseline
-
-
-class TextCache:
-    """MiniLM token states and sentence vectors of texts, each text encoded once."""
-
-    def __init__(self) -> None:
-        self._states: dict[str, np.ndarray] = {}
-
-    def add(self, texts: list[str]) -> None:
-        """Encode the texts not seen yet."""
-        new = [t for t in dict.fromkeys(texts) if t not in self._states]
-        if new:
-            states, index = token_states(new)
-            for text, i in zip(new, index, strict=True):
-                self._states[text] = states[i].astype(np.float16)
-
-    def states(self, texts: list[str]) -> list[np.ndarray]:
-        """(P, 384) float32 token states of each text."""
-        self.add(texts)
-        return [self._states[t].astype(np.float32) for t in texts]
-
-    def vectors(self, texts: list[str]) -> np.ndarray:
-        """(N, 384) float32 sentence vectors (mean-pooled states, unit length)."""
-        pooled = np.stack([s.mean(0) for s in self.states(texts)])
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-
-
-@dataclass
-class _Context:
-    """What every split's evaluation shares."""
-
-    cfg: EvalConfig
-    evaluator: MotionEvaluator
-    model: ModelSystem
-    baseline: ModelSystem
-    retrieval: RetrievalBaseline
-    floor: FloorBaseline
-    texts: TextCache
 
 
 def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -265,14 +83,14 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
         texts = TextCache()
         train_text = evaluator.embed_sentences(texts.vectors(train.prompts))
         done = [0]
-        total = sum(_work(cfg, len(c)) for c in splits.values())
+        total = sum(split_work(cfg, len(c)) for c in splits.values())
 
         def tick(n: int) -> None:
             done[0] += n
             if progress is not None:
                 progress(done[0], total)
 
-        ctx = _Context(
+        ctx = EvalContext(
             cfg=cfg,
             evaluator=evaluator,
             model=ModelSystem(load_model(model_dir), cfg.batch_size, tick),
@@ -284,7 +102,7 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
         results: dict[str, Any] = {}
         extras: dict[str, Any] = {}
         for k, (name, clips) in enumerate(splits.items()):
-            results[name], extras[name] = _evaluate_split(ctx, clips, k)
+            results[name], extras[name] = evaluate_split(ctx, clips, k)
         report = {
             "meta": _meta(cfg, model_dir, evaluator_dir, baseline_dir, splits, start),
             "evaluators": _evaluator_reading(evaluator_dir, results),
@@ -294,247 +112,6 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
         return report
     finally:
         torch.set_num_threads(threads)
-
-
-def _work(cfg: EvalConfig, n_split: int) -> int:
-    """Clips generated and captioned for one split (the progress total)."""
-    n = min(cfg.l2m_clips, n_split)
-    extra = max(0, cfg.mm_generations - cfg.repeats) * min(cfg.mm_prompts, n)
-    return 2 * (cfg.repeats * n + extra) + min(cfg.m2l_clips, n_split)
-
-
-def _evaluate_split(ctx: _Context, clips: ClipSet, index: int) -> tuple[dict, dict]:
-    """Both directions on one split: (report section, data for the plots)."""
-    cfg = ctx.cfg
-    order = np.random.default_rng([cfg.seed, index]).permutation(len(clips))
-    l2m = clips.subset(np.sort(order[: cfg.l2m_clips]))
-    m2l = clips.subset(np.sort(order[: cfg.m2l_clips]))
-    l2m_section, l2m_extra = _language_to_motion(ctx, l2m, index)
-    m2l_section, m2l_extra = _motion_to_language(ctx, m2l, index)
-    section = {
-        "n_clips": len(clips),
-        "n_l2m": len(l2m),
-        "n_m2l": len(m2l),
-        "group_size": min(cfg.group_size, len(l2m)),
-        "l2m": l2m_section,
-        "m2l": m2l_section,
-        "examples": m2l_extra.pop("examples"),
-    }
-    return section, {**l2m_extra, **m2l_extra, "split": clips.split}
-
-
-def _summarise(values: dict[str, dict[str, list[float]]], names: tuple[str, ...]) -> dict:
-    """Per system and metric, the repeats' values summarised as {mean, ci95, n}."""
-    return {s: {m: mx.mean_ci(v.get(m, [])) for m in names} for s, v in values.items()}
-
-
-def _language_to_motion(ctx: _Context, clips: ClipSet, index: int) -> tuple[dict, dict]:
-    """Every L2M system on one split: (metric summaries, data for the plots)."""
-    cfg, ev = ctx.cfg, ctx.evaluator
-    n = len(clips)
-    truth = ev.read(clips.params)
-    text = ev.embed_sentences(ctx.texts.vectors(clips.prompts))
-    labels = {a: [lab[a] for lab in clips.labels] for a in ATTRIBUTES}
-    n_mm = min(cfg.mm_prompts, n)
-    frames = np.array([len(p) for p in clips.params], dtype=np.float64)  # Tok weights
-    values: dict[str, dict[str, list[float]]] = {}
-    extra: dict[str, Any] = {"l2m_emotion": [], "sheet": {}}
-    fixed = {
-        "ground-truth": clips.params,
-        "retrieval": ctx.retrieval.generate(clips.prompts, clips.seconds, 0, text_embeddings=text),
-        "floor": ctx.floor.generate(clips.prompts, clips.seconds, 0),
-    }
-    for s, name in enumerate(L2M_SYSTEMS):
-        system = {"tdmm-lm": ctx.model, "t2m-gpt": ctx.baseline}.get(name)
-        out: dict[str, list[float]] = defaultdict(list)
-        if system is None:
-            read = truth if name == "ground-truth" else ev.read(fixed[name])
-            runs = [(fixed[name], read)] * cfg.repeats
-        else:
-            runs, mm_runs = _generate_runs(ctx, system, clips, n_mm, index, s)
-            stacked = np.stack([e for e in mm_runs], axis=1)  # (P, G, E)
-            for r in range(cfg.repeats):
-                rng = np.random.default_rng([cfg.seed, index, s, r, 1])
-                out["MultiModality"].append(mx.multimodality(stacked, rng, cfg.mm_pairs))
-            tok = system.token_accuracy(clips.prompts, clips.params)
-            for r in range(cfg.repeats):
-                pick = np.random.default_rng([cfg.seed, index, s, r, 3]).integers(0, n, size=n)
-                out["Tok"].append(float((tok[pick] * frames[pick]).sum() / frames[pick].sum()))
-            if name == "tdmm-lm":
-                extra["l2m_emotion"] = [
-                    p for _, rd in runs for p in rd.predictions["emotion_category"]
-                ]
-                extra["sheet"] = {"clips": clips, "generated": runs[0][0]}
-        for r, (motions, read) in enumerate(runs):
-            rng = np.random.default_rng([cfg.seed, index, s, r])
-            _motion_metrics(cfg, out, clips, motions, read, truth, text, labels, rng)
-        values[name] = out
-    extra["l2m_truth"] = labels["emotion_category"] * cfg.repeats
-    return _summarise(values, L2M_METRICS), extra
-
-
-def _motion_metrics(
-    cfg: EvalConfig,
-    out: dict[str, list[float]],
-    clips: ClipSet,
-    motions: list[np.ndarray],
-    read: MotionReadout,
-    truth: MotionReadout,
-    text: np.ndarray,
-    labels: dict[str, list[str]],
-    rng: np.random.Generator,
-) -> None:
-    """Append one repeat's L2, FD, R@k, MM-Dist, Diversity and Cor* to ``out``."""
-    n = len(clips)
-    pairs = zip(motions, clips.params, strict=True)
-    out["L2"].append(float(np.mean([mx.l2_per_frame(g, t) for g, t in pairs])))
-    enough = n >= 2  # FD and Diversity need two motions
-    out["FD"].append(mx.frechet_distance(read.embeddings, truth.embeddings) if enough else np.nan)
-    hits = mx.r_precision(read.embeddings, text, rng, cfg.group_size)
-    for k in range(3):
-        out[f"R@{k + 1}"].append(float(hits[k]))
-    out["MM-Dist"].append(mx.matching_distance(read.embeddings, text))
-    out["Diversity"].append(
-        mx.diversity(read.embeddings, rng, cfg.diversity_pairs) if enough else np.nan
-    )
-    for a in ATTRIBUTES:
-        out[COR_NAMES[a]].append(mx.accuracy(read.predictions[a], labels[a]))
-
-
-def _generate_runs(
-    ctx: _Context, system: ModelSystem, clips: ClipSet, n_mm: int, index: int, s: int
-) -> tuple[list[tuple[list[np.ndarray], MotionReadout]], list[np.ndarray]]:
-    """All generations of a model system on one split, decoded in as few batches as possible.
-
-    Repeat ``r`` generates every prompt; generations ``repeats .. mm_generations - 1`` only the
-    MultiModality prompts. The jobs are sorted by duration (then prompt), so that a batch
-    decodes clips of similar length, and cut into batches of ``batch_size``.
-
-    Returns:
-        (per repeat: (motions, their reading), per MultiModality generation: (n_mm, E)
-        embeddings of its prompts).
-    """
-    cfg = ctx.cfg
-    n_runs = max(cfg.repeats, cfg.mm_generations)
-    jobs = [(r, i) for r in range(n_runs) for i in range(len(clips) if r < cfg.repeats else n_mm)]
-    seconds = clips.seconds
-    jobs.sort(key=lambda job: (seconds[job[1]], job[1], job[0]))
-    base = cfg.seed * 1_000_003 + index * 10_007 + s * 101
-    motions = system.generate(
-        [clips.prompts[i] for _, i in jobs], [seconds[i] for _, i in jobs], seed=base
-    )
-    by_run: list[list[np.ndarray | None]] = [[None] * len(clips) for _ in range(n_runs)]
-    for (r, i), motion in zip(jobs, motions, strict=True):
-        by_run[r][i] = motion
-    runs, mm_runs = [], []
-    for r in range(n_runs):
-        done = [m for m in by_run[r] if m is not None]
-        read = ctx.evaluator.read(done)
-        if r < cfg.repeats:
-            runs.append((done, read))
-        if r < cfg.mm_generations:
-            mm_runs.append(read.embeddings[:n_mm])
-    return runs, mm_runs
-
-
-def _motion_to_language(ctx: _Context, clips: ClipSet, index: int) -> tuple[dict, dict]:
-    """Every M2L system on one split: (metric summaries, data for the plots)."""
-    cfg, ev = ctx.cfg, ctx.evaluator
-    truth = ev.read(clips.params)
-    captions = {
-        "tdmm-lm": ctx.model.describe(clips),
-        "retrieval": ctx.retrieval.describe(clips, motion_embeddings=truth.embeddings),
-        "floor": ctx.floor.describe(clips),
-        "ground-truth": clips.prompts,
-    }
-    ref_states = [ctx.texts.states(r) for r in clips.captions]
-    values: dict[str, dict[str, list[float]]] = {}
-    for s, name in enumerate(M2L_SYSTEMS):
-        scores = _score_captions(ctx, captions[name], clips, ref_states)
-        out: dict[str, list[float]] = defaultdict(list)
-        for r in range(cfg.repeats):
-            rng = np.random.default_rng([cfg.seed, index, s, r, 2])
-            for metric, value in _caption_metrics(cfg, scores, truth.embeddings, rng).items():
-                out[metric].append(value)
-        values[name] = out
-    parsed = [
-        caption_attributes(h, lab) for h, lab in zip(captions["tdmm-lm"], clips.labels, strict=True)
-    ]
-    extra = {
-        "m2l_emotion": [p["emotion_category"] for p in parsed],
-        "m2l_truth": [lab["emotion_category"] for lab in clips.labels],
-        "examples": [
-            {
-                "id": clips.ids[i],
-                "reference": clips.prompts[i],
-                "tdmm-lm": captions["tdmm-lm"][i],
-                "retrieval": captions["retrieval"][i],
-            }
-            for i in range(min(5, len(clips)))
-        ],
-    }
-    return _summarise(values, M2L_METRICS), extra
-
-
-@dataclass
-class _CaptionScores:
-    """Per-sample scores of one system's captions (resampled by the repeats)."""
-
-    bleu: np.ndarray  # (N, 10) BLEU sufficient statistics
-    rouge: np.ndarray  # (N,)
-    cider: np.ndarray  # (N,)
-    bert: np.ndarray  # (N, 3) precision, recall, F1
-    correct: dict[str, np.ndarray]  # attribute -> (N,) 1.0 where the parser read it right
-    embeddings: np.ndarray  # (N, E) evaluator text embeddings of the captions
-
-
-def _score_captions(
-    ctx: _Context, hyps: list[str], clips: ClipSet, ref_states: list[list[np.ndarray]]
-) -> _CaptionScores:
-    """Score each caption against its clip's references and labels."""
-    refs = clips.captions
-    parsed = [caption_attributes(h, lab) for h, lab in zip(hyps, clips.labels, strict=True)]
-    return _CaptionScores(
-        bleu=np.stack([tx.bleu_stats(h, r) for h, r in zip(hyps, refs, strict=True)]),
-        rouge=tx.rouge_l(hyps, refs),
-        cider=tx.cider_d(hyps, refs),
-        bert=tx.bertscore(ctx.texts.states(hyps), ref_states),
-        correct={
-            a: np.array(
-                [p[a] == lab[a] for p, lab in zip(parsed, clips.labels, strict=True)], float
-            )
-            for a in ATTRIBUTES
-        },
-        embeddings=ctx.evaluator.embed_sentences(ctx.texts.vectors(hyps)),
-    )
-
-
-def _caption_metrics(
-    cfg: EvalConfig, scores: _CaptionScores, motions: np.ndarray, rng: np.random.Generator
-) -> dict[str, float]:
-    """One repeat of M2L.
-
-    The captioning metrics are taken on a bootstrap resample of the clips; R@1/R@3 (the
-    motion retrieved from its caption) on fresh groups of all clips.
-    """
-    n = len(scores.rouge)
-    pick = rng.integers(0, n, size=n)
-    bleu1, bleu4 = tx.bleu_from_stats(scores.bleu[pick])
-    hits = mx.r_precision(scores.embeddings, motions, rng, cfg.group_size)
-    out = {
-        "BLEU-1": bleu1,
-        "BLEU-4": bleu4,
-        "ROUGE-L": float(scores.rouge[pick].mean()),
-        "CIDEr": float(scores.cider[pick].mean()),
-        "BERTScore-P": float(scores.bert[pick, 0].mean()),
-        "BERTScore-R": float(scores.bert[pick, 1].mean()),
-        "BERTScore-F1": float(scores.bert[pick, 2].mean()),
-        "R@1": float(hits[0]),
-        "R@3": float(hits[2]),
-    }
-    for a in ATTRIBUTES:
-        out[COR_NAMES[a]] = float(scores.correct[a][pick].mean())
-    return out
 
 
 def _evaluator_reading(evaluator_dir: Path, results: dict[str, Any]) -> dict[str, Any]:

@@ -101,8 +101,8 @@ def describe_videos(
 
 def _evaluator(model: str | Path | None) -> Any:
     """The model's evaluators, or None when it has none (the report then leaves them out)."""
+    from tdmm_lm.eval.config import EVALUATOR_SUBDIR
     from tdmm_lm.eval.evaluators import MotionEvaluator
-    from tdmm_lm.eval.harness import EVALUATOR_SUBDIR
     from tdmm_lm.lm.api import RELEASE_DIR
 
     folder = (Path(model) if model else RELEASE_DIR) / EVALUATOR_SUBDIR
