@@ -144,3 +144,15 @@ def test_masked_frames_do_not_count():
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError, match=str(next(iter(bad.values())))):
         TokenizerConfig(**bad)
+
+
+def test_code_features_are_each_tokens_vector_and_held_face():
+    tok = untrained()
+    features = tok.code_features()
+    d = tok.config.code_dim
+    assert features.shape == (tok.codebook_size, d + ARKIT.dim)
+    np.testing.assert_allclose(features[:, :d], tok.quantizer.codebook.numpy())
+    held = tok.decode(np.full(25, 3))  # a long run of token 3: its middle frame is the face
+    np.testing.assert_allclose(features[3, d:], held[12], rtol=1e-5, atol=1e-5)
+    face = features[:, d:]
+    assert (face >= ARKIT.low - 1e-6).all() and (face <= ARKIT.high + 1e-6).all()

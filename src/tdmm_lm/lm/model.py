@@ -9,10 +9,12 @@ Read top to bottom: the config, then the model and its ``generate``; the blocks 
   right place for any requested length, and the clip ends exactly where asked. Positions
   that are not motion get a separate "not motion" embedding (index ``-1`` in the input).
 * **Motion-code features.** When ``motion_feature_dim > 0``, each motion token also carries
-  its code vector from the motion tokenizer (a fixed buffer), projected into the model on the
-  way in and scored against on the way out. Tokens whose codes are near, and so decode to
-  similar faces, then start out near in the model too, instead of as unrelated random ids
-  that the model must learn one by one from a few thousand sightings each.
+  what it stands for (:meth:`~tdmm_lm.tokenizer.MotionTokenizer.code_features`: its code
+  vector and the blendshapes and angles it decodes to), a fixed buffer, projected into the
+  model on the way in and scored against on the way out. A token is then a face from the
+  start ("smile at 0.8, head down 5 degrees") instead of an arbitrary id whose meaning the
+  model must learn from a few thousand sightings, and captioning or choosing one is close
+  to a linear read of those channels.
 * **Text prefix.** When ``text_dim > 0``, each ``<txt>`` placeholder token is replaced by a
   projected token state of the frozen sentence encoder (:mod:`tdmm_lm.lm.text`), in order.
 
@@ -133,11 +135,12 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 # with depth (GPT-2).
                 nn.init.normal_(p, mean=0.0, std=INIT_STD / math.sqrt(2 * c.n_layer))
         if c.motion_feature_dim:
-            # The features start silent and are let in by training: standardised code vectors
-            # through a 0.02-std projection would outweigh the token embeddings fivefold and
-            # slowed Motion2Language down (measured: 1.65 vs 1.42 caption loss at step 800).
-            nn.init.zeros_(self.motion_in.weight)
-            nn.init.zeros_(self.motion_out.weight)
+            # Standardised features through a 0.02-std projection would outweigh the token
+            # embeddings sqrt(F)-fold (measured: slower Motion2Language); scaled down, they
+            # enter at the embeddings' own size.
+            std = INIT_STD / math.sqrt(c.motion_feature_dim)
+            nn.init.normal_(self.motion_in.weight, mean=0.0, std=std)
+            nn.init.normal_(self.motion_out.weight, mean=0.0, std=std)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:

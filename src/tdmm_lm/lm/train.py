@@ -250,7 +250,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
         max_countdown=cfg.block_size,
         motion_offset=vocab.motion_offset,
         motion_codes=tokenizer.codebook_size,
-        motion_feature_dim=tokenizer.config.code_dim if cfg.motion_features else 0,
+        motion_feature_dim=tokenizer.code_features().shape[1] if cfg.motion_features else 0,
     )
     model_cfg = ModelConfig(
         text_encoder=cfg.text_encoder.value,
@@ -258,10 +258,8 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
         guidance=cfg.guidance if cfg.prompt_dropout > 0 else 1.0,
     )
     lm = TdmmGPT(gpt_cfg)
-    if cfg.motion_features:
-        with torch.no_grad():  # (K, D): the code vector of every motion token
-            codes = tokenizer.quantizer.embed(torch.arange(tokenizer.codebook_size)[None])[0].t()
-        lm.set_motion_features(codes)
+    if cfg.motion_features:  # (K, F): every token's code vector and the face it decodes to
+        lm.set_motion_features(torch.from_numpy(tokenizer.code_features()))
     return vocab, TaskBuilder.for_encoder(vocab, encoder), encoder, lm, model_cfg
 
 

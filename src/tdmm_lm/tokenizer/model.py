@@ -38,6 +38,9 @@ MIN_STD = 1e-2
 #: Frames times tokens per forward pass of :meth:`MotionTokenizer.encode_batch`: the code
 #: assignment holds a (frames, K) distance table, so K bounds the frames of one pass.
 ENCODE_CHUNK_CELLS = 1 << 25
+#: Tokens either side of the middle of the constant run that :meth:`code_features` decodes
+#: (beyond the decoder's reach of 9 frames, so the middle frame sees token k alone).
+HELD_RUN_TOKENS = 12
 
 
 # ----------------------------------------------------------------------------- model
@@ -334,6 +337,25 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         indices = self.quantizer.assign(z.transpose(1, 2).float(), token_mask)  # (B, N)
         indices = indices.cpu().numpy().astype(np.int64)
         return [indices[i, : k // r].copy() for i, k in enumerate(lengths)]
+
+    @torch.inference_mode()
+    def code_features(self) -> np.ndarray:
+        """What every token stands for: its code vector and the face it decodes to, held.
+
+        Returns:
+            (K, D + 61) float32: row k is code k's vector, then the ``arkit`` parameters of
+            the middle frame of a long run of token k (long enough that the decoder's
+            context sees nothing else).
+        """
+        k, r = self.codebook_size, self.frames_per_token
+        run = 2 * HELD_RUN_TOKENS + 1
+        idx = torch.arange(k, device=self.mean.device)[:, None].expand(k, run)  # (K, run)
+        codes = self.quantizer.embed(idx)  # (K, D, run)
+        held = self.decode_codes(codes, torch.ones_like(idx, dtype=torch.bool))  # (K, run*r, 61)
+        face = self.denormalise(held[:, HELD_RUN_TOKENS * r + r // 2])  # (K, 61)
+        face = face.clamp(self.low, self.high)
+        vectors = self.quantizer.codebook  # (K, D)
+        return torch.cat([vectors, face], dim=1).cpu().numpy().astype(np.float32)
 
     @torch.inference_mode()
     def decode(self, tokens: np.ndarray) -> np.ndarray:
