@@ -59,7 +59,13 @@ def test_ship_keeps_the_model_and_drops_the_run(tiny_release, tmp_path):
     assert not (shipped / "tokenizer" / "checkpoint").exists()
     assert not (shipped / "baselines" / "t2m_gpt" / "checkpoints").exists()
     assert not (shipped / "baselines" / "t2m_gpt" / "cache").exists()
+    from safetensors import safe_open
+
+    with safe_open(str(shipped / "model.safetensors"), framework="pt") as f:
+        assert {str(f.get_tensor(k).dtype) for k in f.keys()} == {"torch.float16"}
     model = load_model(shipped)
+    assert next(model.lm.parameters()).dtype.is_floating_point
+    assert str(next(model.lm.parameters()).dtype) == "torch.float32"  # cast back on load
     assert model.animate("a person smiles", seconds=1.0).n_frames == round(model.fps)
 
 

@@ -1,7 +1,9 @@
 """The release pipeline: ``tdmm train --recipe release`` from nothing to a shipped model.
 
 One command builds everything the shipped model needs, in stages that each resume after a
-kill and are skipped once done::
+kill and are skipped once done. Stages that do not depend on each other run side by side,
+one process and one thread each, so the two cores of the target machine both work: the
+evaluators train beside the tokenizer, and the baseline beside the language model::
 
     OUT/build/corpus/       1. the procedural corpus (``tdmm data build``)
     OUT/build/tokenizer/    2. the motion tokenizer (``tdmm tokenizer train``)
@@ -19,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import time
@@ -71,7 +74,7 @@ class ReleaseConfig:
     lm_recipe: str = "release"
     evaluator_recipe: str = "release"
     seed: int = 0
-    stages: tuple[str, ...] = ("corpus", "tokenizer", "lm", "evaluators", "baseline")
+    stages: tuple[str, ...] = ("corpus", "tokenizer", "evaluators", "lm", "baseline")
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -156,7 +159,7 @@ def _stage_baseline(out: Path, cfg: ReleaseConfig, progress: Callable | None) ->
     steps = max(1, round(recipe.steps * recipe.l2m_fraction))
     train_t2m_baseline(
         corpus_dir(out),
-        out / "tokenizer",
+        tokenizer_dir(out),
         out / BASELINE_SUBDIR,
         recipe=cfg.lm_recipe,
         progress=progress,
@@ -167,6 +170,26 @@ def _stage_baseline(out: Path, cfg: ReleaseConfig, progress: Callable | None) ->
     return {"recipe": cfg.lm_recipe, "steps": steps}
 
 
+def _run_stage(name: str, out: Path, cfg: ReleaseConfig, progress: Callable | None) -> dict:
+    """Run one stage and return its figures with its wall time."""
+    start = time.time()
+    figures = STAGES[name](out, cfg, progress)
+    return {**figures, "seconds": round(time.time() - start, 1)}
+
+
+def _side_stage_file(out: Path, name: str) -> Path:
+    return out / "build" / f"stage-{name}.json"
+
+
+def _side_stage_main(name: str, out: Path, cfg: ReleaseConfig) -> None:
+    """Entry point of a stage run in its own process: figures go to a file."""
+    import torch
+
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.INFO)
+    _write_json_atomic(_side_stage_file(out, name), _run_stage(name, out, cfg, None))
+
+
 #: Stage name -> function(out, cfg, progress) -> figures for ``release.json``.
 STAGES: dict[str, Callable[[Path, ReleaseConfig, Callable | None], dict[str, Any]]] = {
     "corpus": _stage_corpus,
@@ -175,6 +198,13 @@ STAGES: dict[str, Callable[[Path, ReleaseConfig, Callable | None], dict[str, Any
     "evaluators": _stage_evaluators,
     "baseline": _stage_baseline,
 }
+#: Stages in the order they can run; the stages of one wave need only earlier waves, and
+#: the first of each wave runs in this process (with progress), the others beside it.
+WAVES: tuple[tuple[str, ...], ...] = (
+    ("corpus",),
+    ("tokenizer", "evaluators"),
+    ("lm", "baseline"),
+)
 
 
 def build_release(
@@ -205,16 +235,45 @@ def build_release(
         if previous.get("config") != record["config"]:
             raise ValueError(f"{out} holds a release built with other settings; use another folder")
         record = previous
-    for name in cfg.stages:
-        if name in record["stages"]:
-            log.info("release stage %s already done", name)
+    todo = [name for name in cfg.stages if name not in record["stages"]]
+    for wave in WAVES:
+        names = [name for name in wave if name in todo]
+        if not names:
             continue
-        progress = on_stage(name) if on_stage is not None else None
-        start = time.time()
-        figures = STAGES[name](out, cfg, progress)
-        record["stages"][name] = {**figures, "seconds": round(time.time() - start, 1)}
-        _write_json_atomic(record_path, record)
+        main, side = names[0], names[1:]
+        # The side stages start first, in fresh processes ("spawn": no forked torch state).
+        ctx = multiprocessing.get_context("spawn")
+        workers = [ctx.Process(target=_side_stage_main, args=(n, out, cfg)) for n in side]
+        for worker in workers:
+            worker.start()
+        threads = torch_threads(1 if side else None)
+        try:
+            record["stages"][main] = _run_stage(main, out, cfg, _progress(on_stage, main))
+            _write_json_atomic(record_path, record)
+        finally:
+            torch_threads(threads)
+            for worker in workers:
+                worker.join()
+        for name, worker in zip(side, workers, strict=True):
+            if worker.exitcode != 0:
+                raise RuntimeError(f"release stage {name} failed (exit code {worker.exitcode})")
+            record["stages"][name] = json.loads(_side_stage_file(out, name).read_text())
+            _write_json_atomic(record_path, record)
     return record
+
+
+def _progress(on_stage: Callable | None, name: str) -> Callable | None:
+    return on_stage(name) if on_stage is not None else None
+
+
+def torch_threads(n: int | None) -> int:
+    """Set torch's CPU threads to ``n`` (None leaves them); returns the previous count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    return previous
 
 
 def ship(run: str | Path, target: str | Path) -> Path:
@@ -239,12 +298,39 @@ def ship(run: str | Path, target: str | Path) -> Path:
                 shutil.copytree(source, staging / name, ignore=_not_shipped)
             elif source.is_file():
                 shutil.copy2(source, staging / name)
+        for weights in (
+            staging / "model.safetensors",
+            *staging.glob("baselines/*/model.safetensors"),
+        ):
+            if weights.is_file():
+                _to_half(weights)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _to_half(weights: Path) -> None:
+    """Store a language model's float32 weights as float16, in place.
+
+    The language model and its baseline are most of the release's bytes (20 MB each in
+    float32, over the 30 MB budget together); loading casts them back to float32, and
+    16-bit rounding (3 significant digits) is far below what training resolves. The small
+    tokenizer and evaluators stay float32.
+    """
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(weights), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    half = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
+    tmp = weights.with_suffix(".tmp")
+    save_file(half, str(tmp), metadata=metadata)
+    tmp.replace(weights)
 
 
 def _not_shipped(folder: str, names: list[str]) -> set[str]:

@@ -291,3 +291,23 @@ def test_motion_code_features_shape_the_motion_embeddings_and_scores():
     torch.testing.assert_close(sliced[..., 10:18], full[..., 10:18])
     with pytest.raises(ValueError, match="motion features"):
         tiny(motion_offset=45, motion_codes=8, motion_feature_dim=3)
+
+
+def test_summary_token_carries_the_motion_before_it():
+    sep = 3
+    model = tiny(motion_offset=10, motion_codes=8, motion_feature_dim=3, summary_token_id=sep)
+    model.set_motion_features(torch.randn(8, 3))
+    same_start = [1, 4]
+    a = torch.tensor([same_start + [10, 10, 11, sep, 20]])
+    b = torch.tensor([same_start + [10, 12, 11, sep, 20]])  # other motion, same length
+    la, _ = model(a, all_logits=True)
+    lb, _ = model(b, all_logits=True)
+    without = tiny(motion_offset=10, motion_codes=8, motion_feature_dim=3)
+    without.load_state_dict(model.state_dict(), strict=False)
+    # Only the summary token (and what follows it) sees the pooled motion.
+    xa = model.embed(a, None, None, None, 0) - without.embed(a, None, None, None, 0)
+    assert torch.count_nonzero(xa.abs().sum(-1)) == 1 and xa[0, 5].abs().sum() > 0
+    assert not torch.allclose(la[0, 5], lb[0, 5])
+    # A row without motion gets no summary (and no NaN from the empty pooling).
+    empty, _ = model(torch.tensor([[1, 4, sep, 20]]), all_logits=True)
+    assert torch.isfinite(empty).all()

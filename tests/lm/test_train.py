@@ -187,3 +187,35 @@ def test_two_process_accelerate_run_stays_in_sync(tiny_corpus, tiny_tokenizer, t
     model = load_model(out)
     assert model.config.text_encoder == "minilm" and model.text_encoder is not None
     assert model.animate("a person smiles", seconds=1.0).n_frames == round(model.fps)
+
+
+def test_weighted_loss_is_the_mean_cross_entropy_by_default_and_weighs_what_it_says():
+    import torch
+
+    from tdmm_lm.lm.data import Batch
+    from tdmm_lm.lm.train import weighted_loss
+
+    torch.manual_seed(0)
+    lo, hi, v = 4, 12, 20
+    idx = torch.tensor([[1, 5, 5, 6, 6], [1, 14, 15, 16, 17]])
+    targets = torch.tensor([[5, 5, 6, 6, -1], [14, 15, 16, 17, 2]])
+    logits = torch.randn(2, 5, v, requires_grad=True)
+    batch = Batch(idx=idx, targets=targets, countdown=torch.full_like(idx, -1),
+                  text_ids=torch.zeros(2, 0, dtype=torch.long),
+                  text_mask=torch.zeros(2, 0, dtype=torch.bool), tasks=["l2m", "m2l"],
+                  n_tokens=10, text_drop=torch.zeros(2, dtype=torch.bool))  # fmt: skip
+    plain = torch.nn.functional.cross_entropy(logits.reshape(-1, v), targets.reshape(-1),
+                                              ignore_index=-1)  # fmt: skip
+    torch.testing.assert_close(weighted_loss(logits, batch, (lo, hi)), plain)
+    # Captions weighted 3x: the mean over (4 motion + 3 * 5 caption) weighted targets.
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0),
+                                            reduction="none")  # fmt: skip
+    expected = (nll[0, :4].sum() + 3 * nll[1].sum()) / (4 + 15)
+    torch.testing.assert_close(weighted_loss(logits, batch, (lo, hi), m2l_weight=3.0), expected)
+    # The change term (one change, 5 -> 6 at position 2) never pushes on the repeat's logit:
+    # it only says which code, not whether the face moves on.
+    extra = weighted_loss(logits, batch, (lo, hi), change_weight=1.0) - plain
+    assert extra.item() > 0
+    (grad,) = torch.autograd.grad(extra, logits)
+    assert abs(grad[0, 2, 5]) < 1e-7 and grad[0, 2, 6] < -0.01  # repeat untouched, code raised
+    assert grad[0, 1].abs().max() < 1e-7 and grad[1].abs().max() < 1e-7  # repeats, captions

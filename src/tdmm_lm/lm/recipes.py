@@ -6,8 +6,9 @@ applies the command-line overrides. The resolved config is written to
 
 * ``tiny``: a few dozen steps of a 2-layer model, for tests (seconds).
 * ``small``: a quick look at a real corpus (minutes).
-* ``release``: the shipped model: 4 layers, width 256, 1200 steps of 24 examples (about
-  5 M tokens, 35-40 minutes for a 20 h corpus on one idle core of this machine).
+* ``release``: the shipped model: 4 layers, width 256, 2400 steps of 24 examples (about
+  10 M tokens, about 50 minutes on one core of this machine while the baseline trains on
+  the other).
 
 The release recipe trains on one thread: on a 2-core machine shared with other jobs, a second
 torch thread waits for a busy core at every op and made steps 3x slower (measured); on an
@@ -38,6 +39,7 @@ FROZEN_ON_RESUME = (
     "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
+    "motion_summary",
 )  # fmt: skip
 
 
@@ -59,6 +61,8 @@ class TrainConfig:
         text_encoder: How the prompt is read (see :class:`TextEncoder`).
         motion_features: Give motion tokens their tokenizer code vectors as fixed features
             (see :class:`~tdmm_lm.lm.model.TdmmGPT`).
+        motion_summary: Give Motion2Language's ``<sep>`` pooled statistics of the clip's
+            code features (needs ``motion_features``).
         bpe_size: Text subwords of the BPE.
         base_model: A local Hugging Face checkpoint to start from instead (None = own GPT).
         lora_rank: LoRA rank for ``base_model`` (0 = train all weights).
@@ -77,6 +81,10 @@ class TrainConfig:
             ``prompt_dropout > 0``; 1 = off).
         motion_noise: Largest share of input motion tokens replaced by random ones in
             training (targets stay clean); 0 = off.
+        m2l_weight: Loss weight of a caption token relative to a motion token.
+        change_weight: Weight of an extra loss on the motion tokens that differ from the one
+            before: the cross-entropy of the code among all codes but a repeat (see
+            :func:`~tdmm_lm.lm.train.weighted_loss`); 0 = off.
         pool_batches: Batches drawn at once and grouped by length.
         eval_every: Steps between validations (and at the end).
         eval_clips: Validation clips per validation (each in both directions).
@@ -98,6 +106,7 @@ class TrainConfig:
     block_size: int = 384
     text_encoder: TextEncoder = TextEncoder.MINILM
     motion_features: bool = True
+    motion_summary: bool = True
     bpe_size: int = 400
     base_model: str | None = None
     lora_rank: int = 0
@@ -113,6 +122,8 @@ class TrainConfig:
     prompt_dropout: float = 0.1
     guidance: float = 2.0
     motion_noise: float = 0.0
+    m2l_weight: float = 1.0
+    change_weight: float = 0.0
     pool_batches: int = 16
     eval_every: int = 20
     eval_clips: int = 16
@@ -137,6 +148,11 @@ class TrainConfig:
             raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if not 0.0 <= self.l2m_fraction <= 1.0:
             raise ValueError(f"l2m_fraction must be in [0, 1], got {self.l2m_fraction}")
+        if self.m2l_weight <= 0 or self.change_weight < 0:
+            raise ValueError(
+                f"need m2l_weight > 0 and change_weight >= 0, got {self.m2l_weight}, "
+                f"{self.change_weight}"
+            )
         if not 0.0 <= self.motion_noise < 1.0:
             raise ValueError(f"motion_noise must be in [0, 1), got {self.motion_noise}")
         if not 0.0 <= self.prompt_dropout < 1.0 or self.guidance < 1.0:
@@ -190,8 +206,8 @@ RECIPES: dict[str, TrainConfig] = {
     ),
     "release": TrainConfig(
         recipe="release", n_layer=4, n_head=4, d_model=256, block_size=400, bpe_size=2048,
-        steps=1200, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
-        l2m_fraction=0.6, motion_noise=0.2, eval_every=300, eval_clips=128,
+        steps=2400, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
+        l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, eval_every=300, eval_clips=128,
         checkpoint_every=100, log_every=25, threads=1,
     ),
 }  # fmt: skip

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn import functional as F
 
 from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.lm.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -104,7 +105,7 @@ def evaluate(
         batch = collate(ordered[k : k + EVAL_BATCH], vocab.pad, block_size)
         states, mask = text_states(text_encoder, batch)
         logits, _ = lm(batch.idx, batch.targets, batch.countdown, states, mask)
-        nll = torch.nn.functional.cross_entropy(
+        nll = F.cross_entropy(
             logits.transpose(1, 2), batch.targets.clamp(min=0), reduction="none"
         )  # (B, T)
         hit = logits.argmax(-1) == batch.targets  # (B, T)
@@ -251,6 +252,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
         motion_offset=vocab.motion_offset,
         motion_codes=tokenizer.codebook_size,
         motion_feature_dim=tokenizer.code_features().shape[1] if cfg.motion_features else 0,
+        summary_token_id=vocab.sep if cfg.motion_features and cfg.motion_summary else -1,
     )
     model_cfg = ModelConfig(
         text_encoder=cfg.text_encoder.value,
@@ -283,13 +285,61 @@ def _restore(checkpoint: Path, lm: torch.nn.Module, optimizer, accelerator) -> i
     return step
 
 
+def weighted_loss(
+    logits: torch.Tensor,
+    batch: Batch,
+    motion_ids: tuple[int, int],
+    m2l_weight: float = 1.0,
+    change_weight: float = 0.0,
+) -> torch.Tensor:
+    """The training loss: cross-entropy per target, weighted by task, plus a change term.
+
+    Four in five motion targets repeat the token before them, so a plain mean spends most
+    of its gradient on copying and little on the rare frames where the face moves on, which
+    are the ones that carry the prompt. ``change_weight`` adds, at those frames, the
+    cross-entropy of the right code among all codes but the repeat: it sharpens *which*
+    face comes next without touching how likely a change is, so sampling keeps the data's
+    pace (a plain up-weighting of changes would make the model change too often).
+
+    Args:
+        logits: (B, T, V) logits.
+        batch: The batch (its ``idx`` holds the token before each target).
+        motion_ids: ``[first, last)`` ids of the motion tokens.
+        m2l_weight: Weight of a caption target relative to a motion target.
+        change_weight: Weight of the change term (0 = off).
+
+    Returns:
+        Scalar loss: the weighted sum over targets divided by the sum of weights.
+    """
+    targets, idx = batch.targets.to(logits.device), batch.idx.to(logits.device)
+    valid = targets >= 0
+    nll = F.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0), reduction="none")
+    weights = valid.float()
+    is_m2l = torch.tensor([t == "m2l" for t in batch.tasks], device=logits.device)
+    weights[is_m2l] *= m2l_weight
+    total = weights.sum().clamp_min(1.0)
+    loss = (nll * weights).sum() / total
+    if change_weight:
+        lo, hi = motion_ids
+        is_motion = valid & (targets >= lo) & (targets < hi) & (idx >= lo) & (idx < hi)
+        change = is_motion & (targets != idx)  # (B, T)
+        if bool(change.any()):
+            rows = logits[change][:, lo:hi]  # (n, K) motion logits at the changes
+            prev = idx[change] - lo
+            rows = rows.scatter(1, prev[:, None], -torch.inf)  # no repeat: a change happened
+            loss = loss + change_weight * F.cross_entropy(rows, targets[change] - lo,
+                                                          reduction="sum") / total  # fmt: skip
+    return loss
+
+
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     batch: Batch,
     encoder: Any,
     accelerator: Any,
-    grad_clip: float,
+    cfg: TrainConfig,
+    motion_ids: tuple[int, int],
 ) -> torch.Tensor:
     """One optimisation step on ``batch``; returns the (detached) loss."""
     device = accelerator.device
@@ -297,10 +347,11 @@ def train_step(
     if states is not None:
         states, mask = states.to(device), mask.to(device)
     idx, targets, countdown = (t.to(device) for t in (batch.idx, batch.targets, batch.countdown))
-    _, loss = model(idx, targets, countdown, states, mask)
+    logits, _ = model(idx, targets, countdown, states, mask)
+    loss = weighted_loss(logits, batch, motion_ids, cfg.m2l_weight, cfg.change_weight)
     accelerator.backward(loss)
-    if grad_clip:
-        accelerator.clip_grad_norm_(model.parameters(), grad_clip)
+    if cfg.grad_clip:
+        accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return loss.detach()
@@ -356,6 +407,7 @@ def train_lm(
     vocab, builder, encoder, lm, model_cfg = _build(cfg, tokenizer, train.texts(), out, accelerator)
     model_cfg.max_motion_tokens = max(len(c) for c in train.codes)
     optimizer = make_optimizer(lm, cfg)
+    motion_ids = (vocab.motion_offset, vocab.motion_offset + tokenizer.codebook_size)
     start = 0
     if checkpoint is not None:
         start = _restore(checkpoint, lm, optimizer, accelerator)
@@ -379,7 +431,7 @@ def train_lm(
             pool_batches=cfg.pool_batches, prompt_dropout=cfg.prompt_dropout,
             motion_noise=cfg.motion_noise,
         )  # fmt: skip
-        loss = train_step(model, optimizer, batch, encoder, accelerator, cfg.grad_clip)
+        loss = train_step(model, optimizer, batch, encoder, accelerator, cfg, motion_ids)
         done = step + 1
         if progress is not None:
             progress(done, cfg.steps)
