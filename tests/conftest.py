@@ -1,8 +1,9 @@
-"""Shared fixtures: small synthetic face sequences."""
+"""Shared fixtures: small synthetic face sequences, and a tiny corpus with its tokenizer."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,5 +33,38 @@ def make_sequence() -> Callable[..., FaceSequence]:
     ) -> FaceSequence:
         params = random_params(space, n_frames, seed)
         return FaceSequence(params, space=space, fps=fps, meta=meta or {"prompt": "a test"})
+
+    return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tests run tiny models, which gain nothing from threads; on a busy machine OpenMP
+    threads that wait for each other make every small op many times slower."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory) -> Callable[..., tuple[Path, Path]]:
+    """Factory: ``tiny_pipeline(name, hours, tokenizer_steps, eval_sequences)`` builds a
+    procedural corpus and trains the ``tiny`` tokenizer on it: ``(corpus, tokenizer)``."""
+    from tdmm_lm.data import BuildConfig, build_corpus
+    from tdmm_lm.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+    def make(name: str, hours: float, tokenizer_steps: int, eval_sequences: int):
+        corpus = tmp_path_factory.mktemp(f"{name}_corpus") / "C"
+        build_corpus(corpus, BuildConfig(hours=hours, block_size=16, workers=1, seed=0))
+        tokenizer = tmp_path_factory.mktemp(f"{name}_tok") / "TOK"
+        cfg = TokenizerTrainConfig.from_recipe(
+            "tiny", corpus=str(corpus), output=str(tokenizer), steps=tokenizer_steps,
+            eval_sequences=eval_sequences,
+        )  # fmt: skip
+        train_tokenizer(cfg)
+        return corpus, tokenizer
 
     return make

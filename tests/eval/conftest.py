@@ -10,39 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from tdmm_lm.data import BuildConfig, build_corpus
 from tdmm_lm.lm.recipes import get_recipe
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread():
-    """Tiny models on one thread: a second one only adds synchronisation on a busy machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
-def eval_corpus(tmp_path_factory) -> Path:
+def eval_pipeline(tiny_pipeline) -> tuple[Path, Path]:
     # 0.15 h: every test split holds a few clips (FD and Diversity need two).
-    out = tmp_path_factory.mktemp("eval_corpus") / "C"
-    build_corpus(out, BuildConfig(hours=0.15, block_size=16, workers=1, seed=0))
-    return out
+    return tiny_pipeline("eval", hours=0.15, tokenizer_steps=20, eval_sequences=4)
 
 
 @pytest.fixture(scope="session")
-def eval_tokenizer(eval_corpus, tmp_path_factory) -> Path:
-    from tdmm_lm.tokenizer import TokenizerTrainConfig, train_tokenizer
+def eval_corpus(eval_pipeline) -> Path:
+    return eval_pipeline[0]
 
-    out = tmp_path_factory.mktemp("eval_tok") / "TOK"
-    cfg = TokenizerTrainConfig.from_recipe(
-        "tiny", corpus=str(eval_corpus), output=str(out), steps=20, eval_sequences=4
-    )
-    train_tokenizer(cfg)
-    return out
+
+@pytest.fixture(scope="session")
+def eval_tokenizer(eval_pipeline) -> Path:
+    return eval_pipeline[1]
 
 
 @pytest.fixture(scope="session")

@@ -8,38 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from tdmm_lm.data import BuildConfig, build_corpus
 from tdmm_lm.lm.recipes import TrainConfig, get_recipe
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread():
-    """Tiny models on one thread: a second one only adds synchronisation on a busy machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+@pytest.fixture(scope="session")
+def tiny_pipeline_lm(tiny_pipeline) -> tuple[Path, Path]:
+    return tiny_pipeline("lm", hours=0.05, tokenizer_steps=30, eval_sequences=8)
 
 
 @pytest.fixture(scope="session")
-def tiny_corpus(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("lm_corpus") / "C"
-    build_corpus(out, BuildConfig(hours=0.05, block_size=16, workers=1, seed=0))
-    return out
+def tiny_corpus(tiny_pipeline_lm) -> Path:
+    return tiny_pipeline_lm[0]
 
 
 @pytest.fixture(scope="session")
-def tiny_tokenizer(tiny_corpus, tmp_path_factory) -> Path:
-    from tdmm_lm.tokenizer import TokenizerTrainConfig, train_tokenizer
-
-    out = tmp_path_factory.mktemp("lm_tok") / "TOK"
-    cfg = TokenizerTrainConfig.from_recipe(
-        "tiny", corpus=str(tiny_corpus), output=str(out), steps=30, eval_sequences=8
-    )
-    train_tokenizer(cfg)
-    return out
+def tiny_tokenizer(tiny_pipeline_lm) -> Path:
+    return tiny_pipeline_lm[1]
 
 
 @pytest.fixture(scope="session")

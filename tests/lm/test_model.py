@@ -293,21 +293,20 @@ def test_motion_code_features_shape_the_motion_embeddings_and_scores():
         tiny(motion_offset=45, motion_codes=8, motion_feature_dim=3)
 
 
-def test_summary_token_carries_the_motion_before_it():
+def test_summary_enters_at_the_summary_token_only():
     sep = 3
-    model = tiny(motion_offset=10, motion_codes=8, motion_feature_dim=3, summary_token_id=sep)
-    model.set_motion_features(torch.randn(8, 3))
-    same_start = [1, 4]
-    a = torch.tensor([same_start + [10, 10, 11, sep, 20]])
-    b = torch.tensor([same_start + [10, 12, 11, sep, 20]])  # other motion, same length
-    la, _ = model(a, all_logits=True)
-    lb, _ = model(b, all_logits=True)
-    without = tiny(motion_offset=10, motion_codes=8, motion_feature_dim=3)
-    without.load_state_dict(model.state_dict(), strict=False)
-    # Only the summary token (and what follows it) sees the pooled motion.
-    xa = model.embed(a, None, None, None, 0) - without.embed(a, None, None, None, 0)
-    assert torch.count_nonzero(xa.abs().sum(-1)) == 1 and xa[0, 5].abs().sum() > 0
-    assert not torch.allclose(la[0, 5], lb[0, 5])
-    # A row without motion gets no summary (and no NaN from the empty pooling).
-    empty, _ = model(torch.tensor([[1, 4, sep, 20]]), all_logits=True)
-    assert torch.isfinite(empty).all()
+    model = tiny(summary_token_id=sep, summary_dim=4)
+    model.set_summary_stats(torch.randn(16, 4) * 5 + 2)
+    idx = torch.tensor([[1, 4, 10, 10, 11, sep, 20], [1, 4, 10, 10, 11, sep, 20]])
+    summary = torch.tensor([[0.0, 1.0, 2.0, 3.0], [3.0, 2.0, 1.0, 0.0]])
+    x = model.embed(idx, None, None, None, 0, summary=summary)
+    bare = model.embed(idx, None, None, None, 0)
+    differs = (x - bare).abs().sum(-1) > 0  # (B, T)
+    assert differs[:, 5].all() and differs.sum() == 2  # only at <sep>
+    logits, _ = model(idx, all_logits=True, summary=summary)
+    torch.testing.assert_close(logits[0, :5], logits[1, :5])  # nothing before <sep> sees it
+    assert not torch.allclose(logits[0, 5:], logits[1, 5:])
+    # Generation passes it to the prompt, cached or not.
+    kw = {"max_new_tokens": 3, "temperature": 0.0, "summary": summary}
+    cached, plain = model.generate(idx, **kw), model.generate(idx, use_cache=False, **kw)
+    torch.testing.assert_close(cached, plain)

@@ -135,3 +135,14 @@ def test_collate_shifts_pads_and_masks_the_source(vocab):
     assert (batch.targets[0, len(short) - 1 :] == -1).all()
     cropped = collate([long], vocab.pad, block_size=5)
     assert cropped.idx.shape == (1, 5)
+
+
+def test_motion_summary_statistics():
+    from tdmm_lm.lm.summary import SUMMARY_STATS, summarise
+
+    params = np.array([[0.0, 1.0], [1.0, 1.0], [0.5, 1.0]], dtype=np.float32)
+    s = summarise(params).reshape(len(SUMMARY_STATS), 2)
+    np.testing.assert_allclose(s, [[0.5, 1.0], [1.0, 1.0], [0.0, 1.0], [0.75, 0.0]])
+    assert summarise(params[:1]).shape == (8,)  # one frame: no change
+    with pytest.raises(ValueError):
+        summarise(np.zeros((0, 2)))

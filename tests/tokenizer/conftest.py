@@ -5,22 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from tdmm_lm.data import BuildConfig, build_corpus
 from tdmm_lm.tokenizer import MotionTokenizer, TokenizerTrainConfig, train_tokenizer
 
 TINY_STEPS = 30
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine OpenMP threads that
-    wait for each other make every small op many times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

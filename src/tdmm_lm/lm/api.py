@@ -350,6 +350,11 @@ class TdmmModel:
         sources = [self.builder.m2l_source(codes) for codes in windows]
         idx, countdown, valid = _left_pad(sources, self.vocab.pad)
         room = self.lm_block_size() - idx.shape[1]
+        summary = {}
+        if getattr(getattr(self.lm, "config", None), "summary_dim", 0):  # what <sep> reads
+            from tdmm_lm.lm.summary import motion_summaries
+
+            summary = {"summary": torch.from_numpy(motion_summaries(self.tokenizer, windows))}
         out = self.lm.generate(
             idx,
             min(MAX_CAPTION_TOKENS, room),
@@ -360,6 +365,7 @@ class TdmmModel:
             generator=generator,
             no_repeat_ngram=NO_REPEAT_NGRAM if self.config.backend == "gpt" else 0,
             valid=valid,
+            **summary,
         )
         texts = []
         for row in out[:, idx.shape[1] :].tolist():

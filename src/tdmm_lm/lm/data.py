@@ -44,6 +44,7 @@ class ClipSet:
         captions: Each clip's reference captions (paraphrases).
         seconds: Each clip's duration.
         labels: Each clip's label struct (emotion, intensity, head motion, …).
+        summaries: (N, S) float32 motion summary of each clip (:mod:`tdmm_lm.lm.summary`).
     """
 
     ids: list[str]
@@ -52,6 +53,7 @@ class ClipSet:
     captions: list[list[str]]
     seconds: list[float]
     labels: list[dict[str, Any]]
+    summaries: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -84,11 +86,12 @@ def load_clips(
         cache_dir: Where codes are cached (None: no cache).
 
     Returns:
-        The tokenized split.
+        The tokenized split, with the motion summary of each clip's codes.
     """
     from safetensors.numpy import load_file, save_file
 
     from tdmm_lm.data import iter_samples, read_split
+    from tdmm_lm.lm.summary import motion_summaries
 
     table = read_split(corpus, split, columns=_TEXT_COLUMNS).to_pylist()
     ids = [row["id"] for row in table]
@@ -97,12 +100,14 @@ def load_clips(
     codes: list[np.ndarray] | None = None
     if cache is not None and cache.exists():
         stored = load_file(str(cache))
-        if bytes(stored["key"]).decode() == key:
+        if bytes(stored["key"]).decode() == key and "summaries" in stored:
             flat, offsets = stored["codes"].astype(np.int64), stored["offsets"]
             codes = [flat[a:b] for a, b in pairwise(offsets)]
+            summaries = stored["summaries"]
     if codes is None:
         params = [s["params"] for s in iter_samples(corpus, split)]
         codes = [np.asarray(c, dtype=np.int64) for c in tokenizer.encode_batch(params)]
+        summaries = motion_summaries(tokenizer, codes)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             offsets = np.cumsum([0, *(len(c) for c in codes)]).astype(np.int64)
@@ -112,6 +117,7 @@ def load_clips(
                 {
                     "codes": flat.astype(np.int32),
                     "offsets": offsets,
+                    "summaries": summaries,
                     "key": np.frombuffer(key.encode(), dtype=np.uint8),
                 },
                 str(tmp),
@@ -124,6 +130,7 @@ def load_clips(
         captions=[list(row["captions"]) for row in table],
         seconds=[row["n_frames"] / row["fps"] for row in table],
         labels=[row["labels"] for row in table],
+        summaries=summaries,
     )
 
 
@@ -140,6 +147,7 @@ class Batch:
         tasks: Each row's task (``"l2m"`` or ``"m2l"``).
         n_tokens: Input positions that are not padding (for throughput).
         text_drop: (B,) bool, rows whose encoder states are hidden (zeroed).
+        summaries: (B, S) float32 motion summaries (zeros in rows without one; S may be 0).
     """
 
     idx: torch.Tensor
@@ -150,6 +158,11 @@ class Batch:
     tasks: list[str]
     n_tokens: int
     text_drop: torch.Tensor
+    summaries: torch.Tensor
+
+    def summary_kwargs(self) -> dict[str, torch.Tensor]:
+        """``{"summary": summaries}`` for a model call, or nothing when no row has one."""
+        return {"summary": self.summaries} if self.summaries.shape[1] else {}
 
 
 def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
@@ -168,6 +181,11 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
         targets[i, :n] = e.tokens[1 : n + 1]
         targets[i, : e.n_source - 1] = -1  # no loss on predicting the source
         countdown[i, :n] = e.countdown[:n]
+    width_s = max((len(e.summary) for e in examples if e.summary is not None), default=0)
+    summaries = np.zeros((b, width_s), dtype=np.float32)
+    for i, e in enumerate(examples):
+        if e.summary is not None:
+            summaries[i] = e.summary
     p = max((len(e.text_ids) for e in examples), default=0)
     text_ids = np.zeros((b, p), dtype=np.int64)
     text_mask = np.zeros((b, p), dtype=bool)
@@ -183,6 +201,7 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
         tasks=[e.task for e in examples],
         n_tokens=sum(rows),
         text_drop=torch.tensor([e.drop_text for e in examples], dtype=torch.bool),
+        summaries=torch.from_numpy(summaries),
     )
 
 
@@ -225,7 +244,7 @@ def _draw_clean(
         drop = bool(rng.random() < prompt_dropout)
         return builder.l2m(text, clips.codes[i], clips.seconds[i], template, drop)
     template = int(rng.integers(len(M2L_TEMPLATES)))
-    return builder.m2l(clips.codes[i], caption, template)
+    return builder.m2l(clips.codes[i], caption, template, clips.summaries[i])
 
 
 _POOL_CACHE: dict[tuple, list[list[Example]]] = {}

@@ -215,11 +215,12 @@ class HFBaseLM(nn.Module):
         text_states: torch.Tensor | None = None,
         text_mask: torch.Tensor | None = None,
         cache: Any = None,
+        summary: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, V) on the decoder-only layout of ``idx`` and the loss.
 
-        ``countdown`` and the text prefix are not used: a base model reads ``<len_S>`` and
-        BPE prompts only.
+        ``countdown``, the text prefix and the motion summary are not used: a base model
+        reads ``<len_S>``, BPE prompts and motion tokens only.
         """
         if not self.seq2seq or targets is None:
             out = self.hf(input_ids=idx).logits  # (B, T, V)

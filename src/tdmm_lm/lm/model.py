@@ -42,9 +42,6 @@ __all__ = ["COUNTDOWN_NONE", "GPTConfig", "KVCache", "TdmmGPT"]
 COUNTDOWN_NONE = -1
 #: Std of the weight initialisation (GPT-2's).
 INIT_STD = 0.02
-#: Statistics of the motion summary, each over a row's motion tokens: mean, max, min and
-#: mean absolute frame-to-frame change of the code features.
-SUMMARY_STATS = 4
 
 
 @dataclass
@@ -65,8 +62,9 @@ class GPTConfig:
         motion_offset: Id of the first motion token (its code is 0).
         motion_codes: Number of motion tokens K (0 = no motion-code features).
         motion_feature_dim: Width F of each motion token's code features (0 = none).
-        summary_token_id: Id of the token that also carries a summary of the motion before
-            it in its row (the ``<sep>`` that ends Motion2Language's motion); -1 = none.
+        summary_token_id: Id of the token that also carries a motion summary (the
+            ``<sep>`` that ends Motion2Language's motion, see :mod:`tdmm_lm.lm.summary`).
+        summary_dim: Width S of the motion summary (0 = none).
     """
 
     vocab_size: int = 512
@@ -83,6 +81,7 @@ class GPTConfig:
     motion_codes: int = 0
     motion_feature_dim: int = 0
     summary_token_id: int = -1
+    summary_dim: int = 0
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "max_countdown"):
@@ -128,10 +127,11 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             )
             self.motion_in = nn.Linear(c.motion_feature_dim, c.d_model, bias=False)
             self.motion_out = nn.Linear(c.motion_feature_dim, c.d_model, bias=False)
-            if c.summary_token_id >= 0:
-                self.motion_summary = nn.Linear(
-                    SUMMARY_STATS * c.motion_feature_dim, c.d_model, bias=False
-                )
+        if c.summary_dim:
+            # Standardisation of the summaries (set from the training clips), then a projection.
+            self.register_buffer("summary_mean", torch.zeros(c.summary_dim))
+            self.register_buffer("summary_std", torch.ones(c.summary_dim))
+            self.summary_proj = nn.Linear(c.summary_dim, c.d_model, bias=False)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             Block(c.d_model, c.n_head, c.dropout, c.bias) for _ in range(c.n_layer)
@@ -144,6 +144,8 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 # Residual branches are scaled down so the stream's variance does not grow
                 # with depth (GPT-2).
                 nn.init.normal_(p, mean=0.0, std=INIT_STD / math.sqrt(2 * c.n_layer))
+        if c.summary_dim:  # a standardised input of width S, like the features below
+            nn.init.normal_(self.summary_proj.weight, std=INIT_STD / math.sqrt(c.summary_dim))
         if c.motion_feature_dim:
             # Standardised features through a 0.02-std projection would outweigh the token
             # embeddings sqrt(F)-fold (measured: slower Motion2Language); scaled down, they
@@ -151,8 +153,6 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             std = INIT_STD / math.sqrt(c.motion_feature_dim)
             nn.init.normal_(self.motion_in.weight, mean=0.0, std=std)
             nn.init.normal_(self.motion_out.weight, mean=0.0, std=std)
-            if c.summary_token_id >= 0:
-                nn.init.normal_(self.motion_summary.weight, mean=0.0, std=std)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -179,32 +179,11 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             scores[..., first - lo : last - lo] = x @ keys.t()  # (B, T, n)
         return scores
 
-    def _summary(
-        self, idx: torch.Tensor, feats: torch.Tensor, is_motion: torch.Tensor
-    ) -> torch.Tensor:
-        """(B, T, C) motion summaries, non-zero only at the summary token.
-
-        Captioning has to say which emotion dominates a clip, how strong it is and how the
-        head moves: properties of the whole run of motion tokens, which attention would have
-        to learn to pool from a hundred mostly repeated frames. The summary token hands the
-        pooled statistics to the caption directly (measured: faster Motion2Language
-        learning); the frames stay in context for the timing of "then" and "at the end".
-        Only motion in the same call counts, which is the whole clip: a caption's source is
-        embedded in one pass.
-        """
-        at = idx == self.config.summary_token_id  # (B, T)
-        if not bool(at.any()):
-            return feats.new_zeros(*idx.shape, self.config.d_model)
-        m = is_motion[..., None]  # (B, T, 1)
-        count = m.sum(1).clamp_min(1)  # (B, 1)
-        mean = (feats * m).sum(1) / count  # (B, F)
-        top = feats.masked_fill(~m, -math.inf).amax(1)
-        bottom = feats.masked_fill(~m, math.inf).amin(1)
-        both = m[:, 1:] & m[:, :-1]  # consecutive motion positions
-        change = ((feats[:, 1:] - feats[:, :-1]).abs() * both).sum(1) / both.sum(1).clamp_min(1)
-        stats = torch.cat([mean, top, bottom, change], dim=-1)  # (B, 4F)
-        stats = torch.where(torch.isfinite(stats), stats, torch.zeros_like(stats))  # no motion
-        return self.motion_summary(stats)[:, None] * at[..., None]
+    def set_summary_stats(self, summaries: torch.Tensor) -> None:
+        """Standardise motion summaries with the mean and std of these (N, S) ones."""
+        summaries = summaries.float()
+        self.summary_mean.copy_(summaries.mean(0))
+        self.summary_std.copy_(summaries.std(0).clamp_min(1e-4))
 
     def num_params(self) -> int:
         """Number of parameters."""
@@ -223,10 +202,12 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         text_mask: torch.Tensor | None,
         start: int,
         pads: torch.Tensor | None = None,
+        summary: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Input embeddings of positions ``start … start+T-1``, (B, T, C).
 
-        ``pads`` (B,) shifts each row's positions back by its left padding.
+        ``pads`` (B,) shifts each row's positions back by its left padding; ``summary``
+        (B, S) is each row's motion summary, added at its summary token.
         """
         t = idx.shape[1]
         if start + t > self.config.block_size:
@@ -240,8 +221,10 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             is_motion = (code >= 0) & (code < c.motion_codes)  # (B, T)
             feats = self.motion_features[code.clamp(0, c.motion_codes - 1)]  # (B, T, F)
             x = x + self.motion_in(feats) * is_motion[..., None]
-            if c.summary_token_id >= 0:
-                x = x + self._summary(idx, feats, is_motion)
+        if c.summary_dim and summary is not None:
+            at = (idx == c.summary_token_id)[..., None]  # (B, T, 1)
+            z = (summary.to(x.dtype) - self.summary_mean) / self.summary_std  # (B, S)
+            x = x + self.summary_proj(z)[:, None] * at
         slots = idx == self.config.txt_token_id  # (B, T)
         if text_states is not None and self.text_proj is not None:
             prefix = self.text_proj(text_states[text_mask])  # (n_slots, C)
@@ -266,6 +249,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         cache: KVCache | None = None,
         all_logits: bool = False,
         head_rows: tuple[int, int] | None = None,
+        summary: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Next-token logits and, given targets, the mean cross-entropy.
 
@@ -279,6 +263,8 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             all_logits: Return the logits of every position even without targets.
             head_rows: Without targets, score only the ids ``[lo, hi)`` and give the others
                 -inf (decoding motion needs 512 of some 2000 output rows: a 4x smaller head).
+            summary: (B, S) float32 motion summaries, read at the summary token
+                (:mod:`tdmm_lm.lm.summary`).
 
         Returns:
             ``(logits, loss)``: logits are (B, T, V) with targets or ``all_logits``, else
@@ -287,7 +273,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         start = cache.length if cache is not None else 0
         padded = cache is not None and cache.valid is not None
         pads = cache.pads if padded else None
-        x = self.embed(idx, countdown, text_states, text_mask, start, pads)  # (B, T, C)
+        x = self.embed(idx, countdown, text_states, text_mask, start, pads, summary)  # (B, T, C)
         mask = padded_causal_mask(cache, idx.shape[1]) if padded else None
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i, mask)
@@ -337,6 +323,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         no_repeat_ngram: int = 0,
         draft: int = 0,
         valid: torch.Tensor | None = None,
+        summary: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Continue ``idx`` by sampling up to ``max_new_tokens`` tokens.
 
@@ -367,6 +354,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 (:func:`~tdmm_lm.lm.generate.drafted_generate`). Needs the cache, no
                 ``eos_id``, no ``no_repeat_ngram`` and a single prompt.
             valid: (B, T) bool, False at the left padding of ``idx`` (None = no padding).
+            summary: (B, S) motion summaries for the prompt's summary tokens.
 
         Returns:
             (B, T + n) int64: the prompt followed by the n generated ids.
@@ -393,8 +381,9 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             cache.pads = (~valid).sum(1)
         seq, cds = idx, countdown
         logits, _ = self(
-            idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache
-        )
+            idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache,
+            summary=summary,
+        )  # fmt: skip
         head_rows = _contiguous_range(allowed)
         prompts = b // 2 if guidance is not None else b
         if draft and use_cache and eos_id is None and not no_repeat_ngram and prompts == 1:
@@ -425,7 +414,8 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             if cache is not None:
                 logits, _ = self(nxt[:, None], countdown=cd_next, cache=cache, head_rows=head_rows)
             else:  # recompute everything (reference path, used to test the cache)
-                logits, _ = self(seq, countdown=cds, text_states=text_states, text_mask=text_mask)
+                logits, _ = self(seq, countdown=cds, text_states=text_states,
+                                 text_mask=text_mask, summary=summary)  # fmt: skip
         return seq
 
 

@@ -61,8 +61,8 @@ class TrainConfig:
         text_encoder: How the prompt is read (see :class:`TextEncoder`).
         motion_features: Give motion tokens their tokenizer code vectors as fixed features
             (see :class:`~tdmm_lm.lm.model.TdmmGPT`).
-        motion_summary: Give Motion2Language's ``<sep>`` pooled statistics of the clip's
-            code features (needs ``motion_features``).
+        motion_summary: Give Motion2Language's ``<sep>`` statistics of the parameters the
+            clip's tokens decode to (:mod:`tdmm_lm.lm.summary`).
         bpe_size: Text subwords of the BPE.
         base_model: A local Hugging Face checkpoint to start from instead (None = own GPT).
         lora_rank: LoRA rank for ``base_model`` (0 = train all weights).

@@ -63,6 +63,8 @@ class Example:
             BPE ids are ``<pad>``, or its encoder states are to be zeroed.
         inputs: (L,) int64 ids the model reads instead of ``tokens`` (a corrupted copy, see
             :meth:`with_motion_noise`); None reads ``tokens``.
+        summary: (S,) float32 motion summary for Motion2Language's ``<sep>``
+            (:mod:`tdmm_lm.lm.summary`); None = none.
     """
 
     tokens: np.ndarray
@@ -72,6 +74,7 @@ class Example:
     task: str
     drop_text: bool = False
     inputs: np.ndarray | None = None
+    summary: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -181,7 +184,9 @@ class TaskBuilder:
         cd = countdown_for(len(tokens), src.n_source, len(codes))
         return Example(tokens.astype(np.int64), src.n_source, cd, src.text_ids, "l2m", drop)
 
-    def m2l_source(self, codes: np.ndarray, template: int = 0) -> Example:
+    def m2l_source(
+        self, codes: np.ndarray, template: int = 0, summary: np.ndarray | None = None
+    ) -> Example:
         """The Motion2Language source: instruction, then the motion codes (N,)."""
         v = self.vocab
         instruction = self._m2l[template % len(self._m2l)]
@@ -189,12 +194,18 @@ class TaskBuilder:
             [[v.bos], instruction, [v.m2l], v.motion_ids(codes), [v.sep]]
         ).astype(np.int64)
         cd = countdown_for(len(tokens), len(instruction) + 2, len(codes))
-        return Example(tokens, len(tokens), cd, (), "m2l")
+        return Example(tokens, len(tokens), cd, (), "m2l", summary=summary)
 
-    def m2l(self, codes: np.ndarray, caption: str, template: int = 0) -> Example:
+    def m2l(
+        self,
+        codes: np.ndarray,
+        caption: str,
+        template: int = 0,
+        summary: np.ndarray | None = None,
+    ) -> Example:
         """A Motion2Language training example: motion codes (N,) -> caption + ``<eos>``."""
-        src = self.m2l_source(codes, template)
+        src = self.m2l_source(codes, template, summary)
         target = np.concatenate([self.vocab.encode_text(caption.strip()), [self.vocab.eos]])
         tokens = np.concatenate([src.tokens, target]).astype(np.int64)
         cd = np.concatenate([src.countdown, np.full(len(target), COUNTDOWN_NONE)])
-        return Example(tokens, src.n_source, cd.astype(np.int64), (), "m2l")
+        return Example(tokens, src.n_source, cd.astype(np.int64), (), "m2l", summary=summary)

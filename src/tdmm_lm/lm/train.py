@@ -104,7 +104,8 @@ def evaluate(
     for k in range(0, len(ordered), EVAL_BATCH):
         batch = collate(ordered[k : k + EVAL_BATCH], vocab.pad, block_size)
         states, mask = text_states(text_encoder, batch)
-        logits, _ = lm(batch.idx, batch.targets, batch.countdown, states, mask)
+        logits, _ = lm(batch.idx, batch.targets, batch.countdown, states, mask,
+                       **batch.summary_kwargs())  # fmt: skip
         nll = F.cross_entropy(
             logits.transpose(1, 2), batch.targets.clamp(min=0), reduction="none"
         )  # (B, T)
@@ -205,7 +206,7 @@ def params_digest(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, accelerator):
+def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelerator):
     """The vocabulary, the task builder, the text encoder and an untrained model."""
     from tdmm_lm.lm.storage import ModelConfig
     from tdmm_lm.lm.tasks import L2M_TEMPLATES, M2L_TEMPLATES, TaskBuilder
@@ -231,7 +232,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
             vocab = Vocab.from_json(vocab_path.read_text())
         else:
             templates = [t.replace("{text}", "") for t in L2M_TEMPLATES] + list(M2L_TEMPLATES)
-            vocab = train_vocab(train_texts + templates, tokenizer.codebook_size, cfg.bpe_size)
+            vocab = train_vocab(train.texts() + templates, tokenizer.codebook_size, cfg.bpe_size)
             if accelerator.is_main_process:
                 tmp = vocab_path.with_suffix(".tmp")
                 tmp.write_text(vocab.to_json())
@@ -252,7 +253,8 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
         motion_offset=vocab.motion_offset,
         motion_codes=tokenizer.codebook_size,
         motion_feature_dim=tokenizer.code_features().shape[1] if cfg.motion_features else 0,
-        summary_token_id=vocab.sep if cfg.motion_features and cfg.motion_summary else -1,
+        summary_token_id=vocab.sep if cfg.motion_summary else -1,
+        summary_dim=train.summaries.shape[1] if cfg.motion_summary else 0,
     )
     model_cfg = ModelConfig(
         text_encoder=cfg.text_encoder.value,
@@ -262,6 +264,8 @@ def _build(cfg: TrainConfig, tokenizer: Any, train_texts: list[str], out: Path, 
     lm = TdmmGPT(gpt_cfg)
     if cfg.motion_features:  # (K, F): every token's code vector and the face it decodes to
         lm.set_motion_features(torch.from_numpy(tokenizer.code_features()))
+    if cfg.motion_summary:
+        lm.set_summary_stats(torch.from_numpy(train.summaries))
     return vocab, TaskBuilder.for_encoder(vocab, encoder), encoder, lm, model_cfg
 
 
@@ -347,7 +351,8 @@ def train_step(
     if states is not None:
         states, mask = states.to(device), mask.to(device)
     idx, targets, countdown = (t.to(device) for t in (batch.idx, batch.targets, batch.countdown))
-    logits, _ = model(idx, targets, countdown, states, mask)
+    summary = {k: v.to(device) for k, v in batch.summary_kwargs().items()}
+    logits, _ = model(idx, targets, countdown, states, mask, **summary)
     loss = weighted_loss(logits, batch, motion_ids, cfg.m2l_weight, cfg.change_weight)
     accelerator.backward(loss)
     if cfg.grad_clip:
@@ -404,7 +409,7 @@ def train_lm(
         raise InvalidInputError(f"{corpus}: the train split is empty")
 
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
-    vocab, builder, encoder, lm, model_cfg = _build(cfg, tokenizer, train.texts(), out, accelerator)
+    vocab, builder, encoder, lm, model_cfg = _build(cfg, tokenizer, train, out, accelerator)
     model_cfg.max_motion_tokens = max(len(c) for c in train.codes)
     optimizer = make_optimizer(lm, cfg)
     motion_ids = (vocab.motion_offset, vocab.motion_offset + tokenizer.codebook_size)
