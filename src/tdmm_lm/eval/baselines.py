@@ -215,7 +215,8 @@ def train_t2m_baseline(
     The baseline has the same motion tokenizer and a GPT conditioned only on a frozen MiniLM
     sentence embedding, trained by the same recipe (and so the same budget).
     It is the language-model trainer with ``text_encoder="minilm_sentence"`` (one pooled
-    embedding fills one prompt slot) and ``l2m_fraction=1`` (text-to-motion only).
+    embedding fills one prompt slot), ``l2m_fraction=1`` (text-to-motion only) and no
+    motion summary (a captioning input it never uses).
 
     Args:
         corpus: The corpus folder.
@@ -237,6 +238,7 @@ def train_t2m_baseline(
         corpus=str(corpus),
         tokenizer=str(tokenizer),
         output=str(output),
-        **{"text_encoder": "minilm_sentence", "l2m_fraction": 1.0, **overrides},
+        **{"text_encoder": "minilm_sentence", "l2m_fraction": 1.0, "motion_summary": False,
+           **overrides},  # fmt: skip
     )
     return train_lm(cfg, resume=resume, progress=progress)
