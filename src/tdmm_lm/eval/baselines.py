@@ -233,12 +233,12 @@ def train_t2m_baseline(
     from tdmm_lm.lm.recipes import get_recipe
     from tdmm_lm.lm.train import train_lm
 
+    baseline = {"text_encoder": "minilm_sentence", "l2m_fraction": 1.0, "motion_summary": False}
     cfg = get_recipe(
         recipe,
         corpus=str(corpus),
         tokenizer=str(tokenizer),
         output=str(output),
-        **{"text_encoder": "minilm_sentence", "l2m_fraction": 1.0, "motion_summary": False,
-           **overrides},  # fmt: skip
+        **{**baseline, **overrides},
     )
     return train_lm(cfg, resume=resume, progress=progress)
