@@ -193,7 +193,7 @@ def test_weighted_loss_is_the_mean_cross_entropy_by_default_and_weighs_what_it_s
     import torch
 
     from tdmm_lm.lm.data import Batch
-    from tdmm_lm.lm.train import weighted_loss
+    from tdmm_lm.lm.objective import weighted_loss
 
     torch.manual_seed(0)
     lo, hi, v = 4, 12, 20

@@ -392,7 +392,7 @@ class TdmmModel:
         Returns:
             The share of motion tokens predicted right, given the prompt and the true past.
         """
-        from tdmm_lm.lm.train import evaluate
+        from tdmm_lm.lm.objective import evaluate
 
         params = [getattr(s, "params", s) for s in sequences]
         codes = self.tokenizer.encode_batch([np.asarray(p, np.float32) for p in params])

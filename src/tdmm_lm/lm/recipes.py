@@ -84,7 +84,7 @@ class TrainConfig:
         m2l_weight: Loss weight of a caption token relative to a motion token.
         change_weight: Weight of an extra loss on the motion tokens that differ from the one
             before: the cross-entropy of the code among all codes but a repeat (see
-            :func:`~tdmm_lm.lm.train.weighted_loss`); 0 = off.
+            :func:`~tdmm_lm.lm.objective.weighted_loss`); 0 = off.
         pool_batches: Batches drawn at once and grouped by length.
         eval_every: Steps between validations (and at the end).
         eval_clips: Validation clips per validation (each in both directions).
