@@ -220,3 +220,21 @@ def test_weighted_loss_is_the_mean_cross_entropy_by_default_and_weighs_what_it_s
     (grad,) = torch.autograd.grad(extra, logits)
     assert abs(grad[0, 2, 5]) < 1e-7 and grad[0, 2, 6] < -0.01  # repeat untouched, code raised
     assert grad[0, 1].abs().max() < 1e-7 and grad[1].abs().max() < 1e-7  # repeats, captions
+
+
+def test_captioning_reads_the_motion_summary_in_training_and_validation(tiny_model_dir):
+    from tdmm_lm.lm import load_model
+    from tdmm_lm.lm.data import eval_examples, get_batch, load_clips
+    from tdmm_lm.lm.tasks import TaskBuilder
+
+    model = load_model(tiny_model_dir)
+    corpus = json.loads((tiny_model_dir / "train_config.json").read_text())["corpus"]
+    clips = load_clips(Path(corpus), "val", model.tokenizer, tiny_model_dir / "tokenizer", None)
+    assert clips.summaries.shape == (len(clips), model.lm.config.summary_dim)
+    builder = TaskBuilder(model.vocab)
+    examples = eval_examples(clips, builder, 2)
+    assert all((e.summary is not None) == (e.task == "m2l") for e in examples)
+    batch = get_batch(clips, builder, 0, seed=0, rank=0, batch_size=8, block_size=384,
+                      l2m_fraction=0.0, pool_batches=1)  # fmt: skip
+    assert batch.summaries.shape == (8, model.lm.config.summary_dim)
+    assert batch.summaries.abs().sum(1).gt(0).all()

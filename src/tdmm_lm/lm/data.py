@@ -302,12 +302,12 @@ def eval_examples(clips: ClipSet, builder: TaskBuilder, n_clips: int) -> list[Ex
     """Fixed evaluation examples: each of the first clips in both directions.
 
     Language2Motion uses the clip's prompt and the first instruction; Motion2Language the
-    first caption and the first instruction.
+    first caption, the first instruction and the clip's motion summary, as in training.
     """
     out: list[Example] = []
     for i in range(min(n_clips, len(clips))):
         out.append(builder.l2m(clips.prompts[i], clips.codes[i], clips.seconds[i], 0))
-        out.append(builder.m2l(clips.codes[i], clips.captions[i][0], 0))
+        out.append(builder.m2l(clips.codes[i], clips.captions[i][0], 0, clips.summaries[i]))
     return out
 
 
