@@ -207,8 +207,8 @@ RECIPES: dict[str, TrainConfig] = {
     "release": TrainConfig(
         recipe="release", n_layer=4, n_head=4, d_model=256, block_size=400, bpe_size=2048,
         steps=2400, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
-        l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, eval_every=300, eval_clips=128,
-        checkpoint_every=100, log_every=25, threads=1,
+        l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, guidance=3.0, eval_every=300,
+        eval_clips=128, checkpoint_every=100, log_every=25, threads=1,
     ),
 }  # fmt: skip
 
