@@ -85,7 +85,8 @@ class EvalConfig:
             the floor).
         batch_size: Prompts per generation pass.
         sheet_prompts: Prompts on the contact sheet.
-        threads: Torch CPU threads.
+        threads: Torch CPU threads of each process.
+        workers: Processes the splits are spread over (1 = this process only).
         quick: Whether :data:`QUICK` was applied (recorded in the report).
     """
 
@@ -108,6 +109,7 @@ class EvalConfig:
     batch_size: int = 64
     sheet_prompts: int = 8
     threads: int = 1
+    workers: int = 2
     quick: bool = False
 
     def __post_init__(self) -> None:
@@ -119,7 +121,7 @@ class EvalConfig:
             raise ValueError(f"unknown split(s) {unknown or '(none)'}; valid: {', '.join(SPLITS)}")
         positive = (
             "repeats", "l2m_clips", "m2l_clips", "mm_prompts", "mm_pairs", "diversity_pairs",
-            "retrieval_pool", "batch_size", "threads",
+            "retrieval_pool", "batch_size", "threads", "workers",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:

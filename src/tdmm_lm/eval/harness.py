@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -68,41 +70,45 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
     """
     from tdmm_lm.data import read_manifest
     from tdmm_lm.eval.report import write_report
-    from tdmm_lm.lm import load_model
 
     start = time.perf_counter()
     _check_outputs(cfg)
     read_manifest(Path(cfg.corpus))
     model_dir, evaluator_dir, baseline_dir = resolve_artifacts(cfg)
     splits = {s: load_clips(cfg.corpus, s) for s in cfg.splits}  # fails fast on empty splits
+    dirs = (model_dir, evaluator_dir, baseline_dir)
+    done = [0]
+    total = sum(split_work(cfg, len(c)) for c in splits.values())
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0], total)
+
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
-        evaluator = MotionEvaluator.from_pretrained(evaluator_dir)
-        train = load_clips(cfg.corpus, "train", cfg.retrieval_pool, cfg.seed)
-        texts = TextCache()
-        train_text = evaluator.embed_sentences(texts.vectors(train.prompts))
-        done = [0]
-        total = sum(split_work(cfg, len(c)) for c in splits.values())
-
-        def tick(n: int) -> None:
-            done[0] += n
-            if progress is not None:
-                progress(done[0], total)
-
-        ctx = EvalContext(
-            cfg=cfg,
-            evaluator=evaluator,
-            model=ModelSystem(load_model(model_dir), cfg.batch_size, tick),
-            baseline=ModelSystem(load_model(baseline_dir), cfg.batch_size, tick),
-            retrieval=RetrievalBaseline(train, evaluator, train_text),
-            floor=FloorBaseline(train, train_text),
-            texts=texts,
-        )
         results: dict[str, Any] = {}
         extras: dict[str, Any] = {}
-        for k, (name, clips) in enumerate(splits.items()):
-            results[name], extras[name] = evaluate_split(ctx, clips, k)
+        n_workers = min(cfg.workers, len(splits))
+        if n_workers > 1:
+            # Splits are independent (every draw is seeded by the split's index), so each
+            # worker process evaluates whole splits with its own copy of the systems.
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(n_workers, mp_context=spawn) as pool:
+                futures = {
+                    pool.submit(_split_job, cfg, dirs, name, k): name
+                    for k, name in enumerate(splits)
+                }
+                for future in as_completed(futures):
+                    name = futures[future]
+                    results[name], extras[name] = future.result()
+                    tick(split_work(cfg, len(splits[name])))
+            results = {name: results[name] for name in splits}  # the splits' order
+        else:
+            ctx = _context(cfg, dirs, tick)
+            for k, (name, clips) in enumerate(splits.items()):
+                results[name], extras[name] = evaluate_split(ctx, clips, k)
         report = {
             "meta": _meta(cfg, model_dir, evaluator_dir, baseline_dir, splits, start),
             "evaluators": _evaluator_reading(evaluator_dir, results),
@@ -112,6 +118,35 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
         return report
     finally:
         torch.set_num_threads(threads)
+
+
+def _context(cfg: EvalConfig, dirs: tuple[Path, Path, Path], tick: Callable) -> EvalContext:
+    """The evaluator, the systems and the caches every split's evaluation shares."""
+    from tdmm_lm.lm import load_model
+
+    model_dir, evaluator_dir, baseline_dir = dirs
+    evaluator = MotionEvaluator.from_pretrained(evaluator_dir)
+    train = load_clips(cfg.corpus, "train", cfg.retrieval_pool, cfg.seed)
+    texts = TextCache()
+    train_text = evaluator.embed_sentences(texts.vectors(train.prompts))
+    return EvalContext(
+        cfg=cfg,
+        evaluator=evaluator,
+        model=ModelSystem(load_model(model_dir), cfg.batch_size, tick),
+        baseline=ModelSystem(load_model(baseline_dir), cfg.batch_size, tick),
+        retrieval=RetrievalBaseline(train, evaluator, train_text),
+        floor=FloorBaseline(train, train_text),
+        texts=texts,
+    )
+
+
+def _split_job(
+    cfg: EvalConfig, dirs: tuple[Path, Path, Path], split: str, index: int
+) -> tuple[dict, dict]:
+    """One split in a worker process: (report section, data for the plots)."""
+    torch.set_num_threads(cfg.threads)
+    ctx = _context(cfg, dirs, lambda n: None)
+    return evaluate_split(ctx, load_clips(cfg.corpus, split), index)
 
 
 def _evaluator_reading(evaluator_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
