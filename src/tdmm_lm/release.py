@@ -322,15 +322,16 @@ def _to_half(weights: Path) -> None:
     """
     import torch
     from safetensors import safe_open
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from tdmm_lm.face.sequence import atomic_write
 
     with safe_open(str(weights), framework="pt") as f:
         metadata = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     half = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
-    tmp = weights.with_suffix(".tmp")
-    save_file(half, str(tmp), metadata=metadata)
-    tmp.replace(weights)
+    with atomic_write(weights) as out:
+        out.write(save(half, metadata=metadata))
 
 
 def _not_shipped(folder: str, names: list[str]) -> set[str]:
@@ -339,6 +340,7 @@ def _not_shipped(folder: str, names: list[str]) -> set[str]:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    tmp.replace(path)
+    from tdmm_lm.face.sequence import atomic_write
+
+    with atomic_write(path) as f:
+        f.write(json.dumps(obj, indent=2).encode())

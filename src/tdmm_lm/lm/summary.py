@@ -30,7 +30,8 @@ def summarise(params: np.ndarray) -> np.ndarray:
     params = np.asarray(params, dtype=np.float32)
     if params.ndim != 2 or not len(params):
         raise ValueError(f"need (T, D) parameters with T >= 1, got {params.shape}")
-    change = np.abs(np.diff(params, axis=0)).mean(0) if len(params) > 1 else params[0] * 0
+    steps = np.abs(np.diff(params, axis=0))  # (T - 1, D)
+    change = steps.mean(0) if len(steps) else np.zeros_like(params[0])
     return np.concatenate([params.mean(0), params.max(0), params.min(0), change])
 
 

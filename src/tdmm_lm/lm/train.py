@@ -83,9 +83,10 @@ class RunLog:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    tmp.replace(path)
+    from tdmm_lm.face.sequence import atomic_write
+
+    with atomic_write(path) as f:
+        f.write(json.dumps(obj, indent=2).encode())
 
 
 def _check_run_dir(cfg: TrainConfig, resume: bool) -> Path | None:
