@@ -215,8 +215,9 @@ def train_t2m_baseline(
     The baseline has the same motion tokenizer and a GPT conditioned only on a frozen MiniLM
     sentence embedding, trained by the same recipe (and so the same budget).
     It is the language-model trainer with ``text_encoder="minilm_sentence"`` (one pooled
-    embedding fills one prompt slot), ``l2m_fraction=1`` (text-to-motion only) and no
-    motion summary (a captioning input it never uses).
+    embedding fills one prompt slot), ``l2m_fraction=1`` (text-to-motion only), no motion
+    summary (a captioning input it never uses) and no auxiliary frame-label heads (T2M-GPT
+    learns from the motion tokens alone).
 
     Args:
         corpus: The corpus folder.
@@ -233,7 +234,12 @@ def train_t2m_baseline(
     from tdmm_lm.lm.recipes import get_recipe
     from tdmm_lm.lm.train import train_lm
 
-    baseline = {"text_encoder": "minilm_sentence", "l2m_fraction": 1.0, "motion_summary": False}
+    baseline = {
+        "text_encoder": "minilm_sentence",
+        "l2m_fraction": 1.0,
+        "motion_summary": False,
+        "aux_weight": 0.0,
+    }
     cfg = get_recipe(
         recipe,
         corpus=str(corpus),

@@ -12,6 +12,7 @@ batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class ClipSet:
         seconds: Each clip's duration.
         labels: Each clip's label struct (emotion, intensity, head motion, …).
         summaries: (N, S) float32 motion summary of each clip (:mod:`tdmm_lm.lm.summary`).
+        frame_labels: Each clip's per-token segment labels, (N_i, H) int64
+            (:mod:`tdmm_lm.lm.frame_labels`).
     """
 
     ids: list[str]
@@ -54,6 +57,7 @@ class ClipSet:
     seconds: list[float]
     labels: list[dict[str, Any]]
     summaries: np.ndarray
+    frame_labels: list[np.ndarray]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -91,6 +95,7 @@ def load_clips(
     from safetensors.numpy import load_file, save_file
 
     from tdmm_lm.data import iter_samples, read_split
+    from tdmm_lm.lm.frame_labels import frame_labels
     from tdmm_lm.lm.summary import motion_summaries
 
     table = read_split(corpus, split, columns=_TEXT_COLUMNS).to_pylist()
@@ -123,14 +128,19 @@ def load_clips(
                 str(tmp),
             )
             tmp.replace(cache)
+    seconds = [row["n_frames"] / row["fps"] for row in table]
     return ClipSet(
         ids=ids,
         codes=codes,
         prompts=[row["prompt"] for row in table],
         captions=[list(row["captions"]) for row in table],
-        seconds=[row["n_frames"] / row["fps"] for row in table],
+        seconds=seconds,
         labels=[row["labels"] for row in table],
         summaries=summaries,
+        frame_labels=[
+            frame_labels(row["labels"], len(c), s)
+            for row, c, s in zip(table, codes, seconds, strict=True)
+        ],
     )
 
 
@@ -148,6 +158,8 @@ class Batch:
         n_tokens: Input positions that are not padding (for throughput).
         text_drop: (B,) bool, rows whose encoder states are hidden (zeroed).
         summaries: (B, S) float32 motion summaries (zeros in rows without one; S may be 0).
+        aux_targets: (B, T, H) int64 per-token labels of the motion input positions, ``-1``
+            elsewhere (H is 0 when no example has labels).
     """
 
     idx: torch.Tensor
@@ -159,6 +171,7 @@ class Batch:
     n_tokens: int
     text_drop: torch.Tensor
     summaries: torch.Tensor
+    aux_targets: torch.Tensor
 
     def summary_kwargs(self) -> dict[str, torch.Tensor]:
         """``{"summary": summaries}`` for a model call, or nothing when no row has one."""
@@ -186,6 +199,15 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
     for i, e in enumerate(examples):
         if e.summary is not None:
             summaries[i] = e.summary
+    h = max((e.frame_labels.shape[1] for e in examples if e.frame_labels is not None), default=0)
+    aux = np.full((b, width, h), -1, dtype=np.int64)
+    for i, (e, n) in enumerate(zip(examples, rows, strict=True)):
+        if e.frame_labels is not None:
+            # The motion run starts one after the first countdown position (countdown_for);
+            # the input at a motion position is that frame's token.
+            start = int(np.argmax(e.countdown >= 0)) + 1
+            stop = min(start + len(e.frame_labels), n)
+            aux[i, start:stop] = e.frame_labels[: stop - start]
     p = max((len(e.text_ids) for e in examples), default=0)
     text_ids = np.zeros((b, p), dtype=np.int64)
     text_mask = np.zeros((b, p), dtype=bool)
@@ -202,6 +224,7 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
         n_tokens=sum(rows),
         text_drop=torch.tensor([e.drop_text for e in examples], dtype=torch.bool),
         summaries=torch.from_numpy(summaries),
+        aux_targets=torch.from_numpy(aux),
     )
 
 
@@ -242,9 +265,11 @@ def _draw_clean(
         text = clips.prompts[i] if rng.random() < PROMPT_SHARE else caption
         template = int(rng.integers(len(L2M_TEMPLATES)))
         drop = bool(rng.random() < prompt_dropout)
-        return builder.l2m(text, clips.codes[i], clips.seconds[i], template, drop)
-    template = int(rng.integers(len(M2L_TEMPLATES)))
-    return builder.m2l(clips.codes[i], caption, template, clips.summaries[i])
+        example = builder.l2m(text, clips.codes[i], clips.seconds[i], template, drop)
+    else:
+        template = int(rng.integers(len(M2L_TEMPLATES)))
+        example = builder.m2l(clips.codes[i], caption, template, clips.summaries[i])
+    return dataclasses.replace(example, frame_labels=clips.frame_labels[i])
 
 
 _POOL_CACHE: dict[tuple, list[list[Example]]] = {}

@@ -65,6 +65,10 @@ class GPTConfig:
         summary_token_id: Id of the token that also carries a motion summary (the
             ``<sep>`` that ends Motion2Language's motion, see :mod:`tdmm_lm.lm.summary`).
         summary_dim: Width S of the motion summary (0 = none).
+        aux_classes: Classes of each per-token auxiliary label (empty = no auxiliary heads;
+            see :mod:`tdmm_lm.lm.frame_labels`).
+        aux_layer: Blocks after which the auxiliary heads read the stream. Below the top,
+            so that the caption positions of the blocks above can attend to what they learn.
     """
 
     vocab_size: int = 512
@@ -82,6 +86,8 @@ class GPTConfig:
     motion_feature_dim: int = 0
     summary_token_id: int = -1
     summary_dim: int = 0
+    aux_classes: tuple[int, ...] = ()
+    aux_layer: int = 1
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "max_countdown"):
@@ -91,6 +97,14 @@ class GPTConfig:
             raise ValueError(f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        self.aux_classes = tuple(int(n) for n in self.aux_classes)  # JSON gives a list
+        if self.aux_classes and not (
+            1 <= self.aux_layer <= self.n_layer and min(self.aux_classes) >= 2
+        ):
+            raise ValueError(
+                f"need 1 <= aux_layer <= n_layer and >= 2 classes per auxiliary label, got "
+                f"aux_layer={self.aux_layer}, aux_classes={self.aux_classes}"
+            )
         if self.text_dim < 0:
             raise ValueError(f"text_dim must be >= 0, got {self.text_dim}")
         if self.motion_feature_dim and not (
@@ -132,6 +146,9 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             self.register_buffer("summary_mean", torch.zeros(c.summary_dim))
             self.register_buffer("summary_std", torch.ones(c.summary_dim))
             self.summary_proj = nn.Linear(c.summary_dim, c.d_model, bias=False)
+        if c.aux_classes:  # per-token label heads (training only, see frame_labels)
+            self.aux_norm = nn.LayerNorm(c.d_model, bias=c.bias)
+            self.aux_heads = nn.ModuleList(nn.Linear(c.d_model, n) for n in c.aux_classes)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             Block(c.d_model, c.n_head, c.dropout, c.bias) for _ in range(c.n_layer)
@@ -250,8 +267,9 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         all_logits: bool = False,
         head_rows: tuple[int, int] | None = None,
         summary: torch.Tensor | None = None,
+        aux_targets: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Next-token logits and, given targets, the mean cross-entropy.
+        """Next-token logits and the losses their targets define.
 
         Args:
             idx: (B, T) int64 token ids.
@@ -265,34 +283,54 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 -inf (decoding motion needs 512 of some 2000 output rows: a 4x smaller head).
             summary: (B, S) float32 motion summaries, read at the summary token
                 (:mod:`tdmm_lm.lm.summary`).
+            aux_targets: (B, T, H) int64 per-token labels for the auxiliary heads, ``-1``
+                where no loss is taken (:mod:`tdmm_lm.lm.frame_labels`).
 
         Returns:
             ``(logits, loss)``: logits are (B, T, V) with targets or ``all_logits``, else
-            (B, 1, V) for the last position only; loss is a scalar tensor or None.
+            (B, 1, V) for the last position only. ``loss`` is a scalar tensor: the mean
+            cross-entropy of ``targets``, plus the mean over heads of the auxiliary
+            cross-entropy given ``aux_targets``; None with neither.
         """
         start = cache.length if cache is not None else 0
         padded = cache is not None and cache.valid is not None
         pads = cache.pads if padded else None
         x = self.embed(idx, countdown, text_states, text_mask, start, pads, summary)  # (B, T, C)
         mask = padded_causal_mask(cache, idx.shape[1]) if padded else None
+        aux_loss = None
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i, mask)
+            if aux_targets is not None and i + 1 == self.config.aux_layer:
+                aux_loss = self.aux_loss(x, aux_targets)
         if cache is not None:
             cache.length += idx.shape[1]
         x = self.ln_f(x)
         if targets is None:
             x = x if all_logits else x[:, -1:]  # (B, T or 1, C)
             if head_rows is None:
-                return self.head(x), None  # (B, T or 1, V)
+                return self.head(x), aux_loss  # (B, T or 1, V)
             lo, hi = head_rows
             logits = x.new_full((*x.shape[:2], self.config.vocab_size), -math.inf)
             logits[..., lo:hi] = self.head(x, lo, hi)
-            return logits, None
+            return logits, aux_loss
         logits = self.head(x)  # (B, T, V)
         loss = F.cross_entropy(
             logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1
         )
-        return logits, loss
+        return logits, loss if aux_loss is None else loss + aux_loss
+
+    def aux_loss(self, x: torch.Tensor, aux_targets: torch.Tensor) -> torch.Tensor:
+        """Mean over the auxiliary heads of their cross-entropy on (B, T, C) states."""
+        if not self.config.aux_classes:
+            raise ValueError("aux_targets given to a model without auxiliary heads")
+        h = self.aux_norm(x)
+        losses = []
+        for k, head in enumerate(self.aux_heads):
+            target = aux_targets[..., k].to(x.device)
+            if bool((target >= 0).any()):
+                logits = head(h)  # (B, T, n_k)
+                losses.append(F.cross_entropy(logits.transpose(1, 2), target, ignore_index=-1))
+        return torch.stack(losses).mean() if losses else x.sum() * 0.0
 
     def head(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Output logits of the ids ``[lo, hi)`` (all by default) for (B, T, C) states."""

@@ -39,7 +39,7 @@ FROZEN_ON_RESUME = (
     "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
-    "motion_summary",
+    "motion_summary", "aux_weight", "aux_layer",
 )  # fmt: skip
 
 
@@ -85,6 +85,11 @@ class TrainConfig:
         change_weight: Weight of an extra loss on the motion tokens that differ from the one
             before: the cross-entropy of the code among all codes but a repeat (see
             :func:`~tdmm_lm.lm.objective.weighted_loss`); 0 = off.
+        aux_weight: Weight of the auxiliary loss: every motion token's segment labels
+            (emotion, intensity, head motion) predicted from its hidden state
+            (:mod:`tdmm_lm.lm.frame_labels`); 0 = no auxiliary heads. The built-in model's
+            only: a ``base_model`` is trained on its own outputs, as it ignores the summary.
+        aux_layer: Blocks after which the auxiliary heads read the stream.
         pool_batches: Batches drawn at once and grouped by length.
         eval_every: Steps between validations (and at the end).
         eval_clips: Validation clips per validation (each in both directions).
@@ -124,6 +129,8 @@ class TrainConfig:
     motion_noise: float = 0.0
     m2l_weight: float = 1.0
     change_weight: float = 0.0
+    aux_weight: float = 0.0
+    aux_layer: int = 1
     pool_batches: int = 16
     eval_every: int = 20
     eval_clips: int = 16
@@ -152,6 +159,11 @@ class TrainConfig:
             raise ValueError(
                 f"need m2l_weight > 0 and change_weight >= 0, got {self.m2l_weight}, "
                 f"{self.change_weight}"
+            )
+        if self.aux_weight < 0 or not 1 <= self.aux_layer <= self.n_layer:
+            raise ValueError(
+                f"need aux_weight >= 0 and 1 <= aux_layer <= n_layer, got {self.aux_weight}, "
+                f"{self.aux_layer}"
             )
         if not 0.0 <= self.motion_noise < 1.0:
             raise ValueError(f"motion_noise must be in [0, 1), got {self.motion_noise}")
@@ -197,7 +209,7 @@ RECIPES: dict[str, TrainConfig] = {
     # BPE prompts: the frozen encoder would cost more than the tiny model itself.
     "tiny": TrainConfig(
         recipe="tiny", steps=32, eval_every=16, eval_clips=4, checkpoint_every=8, threads=1,
-        text_encoder=TextEncoder.NONE,
+        text_encoder=TextEncoder.NONE, aux_weight=1.0,
     ),
     "small": TrainConfig(
         recipe="small", n_layer=4, n_head=4, d_model=192, block_size=400, bpe_size=1024,
@@ -207,7 +219,8 @@ RECIPES: dict[str, TrainConfig] = {
     "release": TrainConfig(
         recipe="release", n_layer=4, n_head=4, d_model=256, block_size=400, bpe_size=2048,
         steps=2400, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
-        l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, guidance=3.0, eval_every=300,
+        l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, aux_weight=1.0, aux_layer=2,
+        guidance=3.0, eval_every=300,
         eval_clips=128, checkpoint_every=100, log_every=25, threads=1,
     ),
 }  # fmt: skip

@@ -65,6 +65,8 @@ class Example:
             :meth:`with_motion_noise`); None reads ``tokens``.
         summary: (S,) float32 motion summary for Motion2Language's ``<sep>``
             (:mod:`tdmm_lm.lm.summary`); None = none.
+        frame_labels: (N, H) int64 segment labels of the N motion tokens, for the auxiliary
+            heads (:mod:`tdmm_lm.lm.frame_labels`); None = none.
     """
 
     tokens: np.ndarray
@@ -75,6 +77,7 @@ class Example:
     drop_text: bool = False
     inputs: np.ndarray | None = None
     summary: np.ndarray | None = None
+    frame_labels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)

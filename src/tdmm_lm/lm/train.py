@@ -31,6 +31,7 @@ import torch
 from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.lm.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from tdmm_lm.lm.data import Batch, ClipSet, eval_examples, get_batch, load_clips
+from tdmm_lm.lm.frame_labels import FRAME_LABEL_CLASSES
 from tdmm_lm.lm.objective import evaluate, text_states, weighted_loss
 from tdmm_lm.lm.recipes import TrainConfig
 
@@ -168,6 +169,8 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         motion_feature_dim=tokenizer.code_features().shape[1] if cfg.motion_features else 0,
         summary_token_id=vocab.sep if cfg.motion_summary else -1,
         summary_dim=train.summaries.shape[1] if cfg.motion_summary else 0,
+        aux_classes=tuple(len(c) for c in FRAME_LABEL_CLASSES) if cfg.aux_weight else (),
+        aux_layer=cfg.aux_layer,
     )
     model_cfg = ModelConfig(
         text_encoder=cfg.text_encoder.value,
@@ -218,8 +221,17 @@ def train_step(
         states, mask = states.to(device), mask.to(device)
     idx, targets, countdown = (t.to(device) for t in (batch.idx, batch.targets, batch.countdown))
     summary = {k: v.to(device) for k, v in batch.summary_kwargs().items()}
-    logits, _ = model(idx, targets, countdown, states, mask, **summary)
+    aux_loss = None
+    if cfg.aux_weight and not cfg.base_model and batch.aux_targets.shape[-1]:
+        # Without targets the loss the model returns is the auxiliary one alone (its own
+        # mean cross-entropy is not the objective; weighted_loss is).
+        logits, aux_loss = model(idx, None, countdown, states, mask, all_logits=True,
+                                 aux_targets=batch.aux_targets.to(device), **summary)  # fmt: skip
+    else:
+        logits, _ = model(idx, targets, countdown, states, mask, **summary)
     loss = weighted_loss(logits, batch, motion_ids, cfg.m2l_weight, cfg.change_weight)
+    if aux_loss is not None:
+        loss = loss + cfg.aux_weight * aux_loss
     accelerator.backward(loss)
     if cfg.grad_clip:
         accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)

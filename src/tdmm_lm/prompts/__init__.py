@@ -10,16 +10,18 @@ from tdmm_lm.prompts.lexicon import (
     get_head_motion,
 )
 from tdmm_lm.prompts.sampler import sample_prompts
-from tdmm_lm.prompts.schema import Labels, PromptSpec, Segment
+from tdmm_lm.prompts.schema import HEAD_MOTIONS, INTENSITY_LEVELS, Labels, PromptSpec, Segment
 from tdmm_lm.prompts.vocabulary import HELD_OUT_FRAMES, HELD_OUT_WORDS, caption_attribute_lexicon
 
 __all__ = [
     "ACTIONS",
     "CATEGORIES",
     "EXPRESSIONS",
+    "HEAD_MOTIONS",
     "HEAD_MOTION_RECIPES",
     "HELD_OUT_FRAMES",
     "HELD_OUT_WORDS",
+    "INTENSITY_LEVELS",
     "Labels",
     "PromptSpec",
     "Segment",
