@@ -11,8 +11,6 @@ A model folder (its layout is in :mod:`tdmm_lm.lm.storage`) is read into a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,13 @@ import numpy as np
 import torch
 
 from tdmm_lm.errors import InvalidInputError, TdmmError
+from tdmm_lm.lm.inference import (
+    check_prompt,
+    inference_threads,
+    left_pad,
+    prompt_states,
+    resolve_sampling,
+)
 from tdmm_lm.lm.storage import ModelConfig
 from tdmm_lm.lm.tasks import TaskBuilder
 
@@ -36,24 +41,6 @@ MAX_CAPTION_TOKENS = 96
 NO_REPEAT_NGRAM = 8
 #: Joins the captions of consecutive windows of a sequence longer than the model's clips.
 WINDOW_JOIN = " Then: "
-#: Longest prompt ``animate`` accepts, in characters.
-MAX_PROMPT_CHARS = 1000
-#: Threads of inference. Token-by-token decoding is a chain of tiny ops: on a busy 2-core
-#: machine a second thread costs more in synchronisation than it gains (measured: 4 s
-#: instead of 0.1 s for a 4 s clip), and one thread is as fast even on an idle one.
-INFERENCE_THREADS = 1
-
-
-@contextmanager
-def _inference_threads() -> Iterator[None]:
-    """Run torch on :data:`INFERENCE_THREADS` threads, restoring the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(INFERENCE_THREADS)
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class TdmmModel:
@@ -156,13 +143,13 @@ class TdmmModel:
         if len(durations) != len(prompts):
             raise InvalidInputError(f"{len(prompts)} prompts but {len(durations)} durations")
         for prompt in prompts:
-            _check_prompt(prompt)
+            check_prompt(prompt)
         for value in durations:
             if not (isinstance(value, (int, float)) and 0 < value <= self.max_seconds):
                 raise InvalidInputError(
                     f"--seconds must be in (0, {self.max_seconds:g}] for this model, got {value}"
                 )
-        sampling = self._sampling(temperature, top_k, top_p, guidance)
+        sampling = resolve_sampling(self.config, temperature, top_k, top_p, guidance)
         if not prompts:
             return []
         if self.config.backend != "gpt" and len(prompts) > 1:  # base models: one at a time
@@ -184,9 +171,11 @@ class TdmmModel:
         new_countdown = torch.stack([torch.arange(n - 1, n - 1 - longest, -1) for n in counts])
         new_countdown = new_countdown.clamp_min(-1).repeat(len(drops), 1)  # (rows, longest)
         generator = torch.Generator().manual_seed(int(seed))
-        with _inference_threads():
-            idx, countdown, valid = _left_pad(sources, self.vocab.pad)
-            states, mask = self._text_states([src.text_ids for src in sources], drops)
+        with inference_threads():
+            idx, countdown, valid = left_pad(sources, self.vocab.pad)
+            states, mask = prompt_states(
+                self.text_encoder, [src.text_ids for src in sources], drops
+            )
             out = self.lm.generate(
                 idx,
                 longest,
@@ -211,64 +200,6 @@ class TdmmModel:
                 meta = {"prompt": prompt, "seed": int(seed), "source": "tdmm-lm animate"}
                 result.append(FaceSequence(params, space="arkit", fps=self.fps, meta=meta))
         return result
-
-    def _sampling(
-        self,
-        temperature: float | None,
-        top_k: int | None,
-        top_p: float | None,
-        guidance: float | None,
-    ) -> dict[str, Any]:
-        """The sampling settings, the model's defaults filling the Nones; checked."""
-        cfg = self.config
-        values = {
-            "temperature": cfg.temperature if temperature is None else temperature,
-            "top_k": cfg.top_k if top_k is None else top_k,
-            "top_p": cfg.top_p if top_p is None else top_p,
-            "guidance": cfg.guidance if guidance is None else guidance,
-        }
-        if (
-            values["temperature"] < 0
-            or values["top_k"] < 0
-            or not 0 < values["top_p"] <= 1
-            or values["guidance"] < 0
-        ):
-            raise InvalidInputError(
-                "need temperature >= 0, top_k >= 0, top_p in (0, 1] and guidance >= 0, got "
-                "{temperature}, {top_k}, {top_p}, {guidance}".format(**values)
-            )
-        return values
-
-    def _text_states(
-        self, text_ids: list[tuple[int, ...]], drops: tuple[bool, ...]
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Encoder states of the rows' prompts, zeroed (hidden) in the rows of a drop pass.
-
-        Each distinct prompt is encoded once (a batch may repeat a prompt many times), and
-        the hidden rows are not encoded at all.
-
-        Args:
-            text_ids: Encoder ids of each row (``len(drops)`` passes over the prompts).
-            drops: For each pass over the prompts, whether its prompts are hidden.
-
-        Returns:
-            ((rows, P, dim) states, (rows, P) mask), or (None, None) without an encoder.
-        """
-        if self.text_encoder is None or not any(text_ids):
-            return None, None
-        from tdmm_lm.lm.text import pad_token_ids
-
-        per_pass = len(text_ids) // len(drops)
-        distinct = list(dict.fromkeys(text_ids[:per_pass]))
-        ids, mask = pad_token_ids([list(t) for t in distinct], 0)
-        states, slot_mask = self.text_encoder.states_for(ids, mask)
-        if states is None or slot_mask is None:
-            return None, None
-        where = {t: i for i, t in enumerate(distinct)}
-        rows = torch.tensor([where[t] for t in text_ids[:per_pass]])
-        states, slot_mask = states[rows], slot_mask[rows]  # (per_pass, P, dim), (per_pass, P)
-        passes = [torch.zeros_like(states) if drop else states for drop in drops]
-        return torch.cat(passes), slot_mask.repeat(len(drops), 1)
 
     # -- Motion2Language ----------------------------------------------------------------------
 
@@ -316,7 +247,7 @@ class TdmmModel:
                 raise InvalidInputError("the sequence has no frames")
             if sequence.fps != self.fps:
                 sequence = sequence.resample(self.fps)
-            with _inference_threads():
+            with inference_threads():
                 codes = np.asarray(self.tokenizer.encode(sequence.params), dtype=np.int64)
             chunks = self._windows(codes)
             windows.extend(chunks)
@@ -324,7 +255,7 @@ class TdmmModel:
         if not windows:
             return []
         generator = torch.Generator().manual_seed(int(seed))
-        with _inference_threads():
+        with inference_threads():
             if self.config.backend == "gpt":
                 texts = self._captions(windows, temperature, generator)
             else:  # base models: one at a time (no padded batches)
@@ -348,7 +279,7 @@ class TdmmModel:
     ) -> list[str]:
         """One caption per window of motion codes, decoded together."""
         sources = [self.builder.m2l_source(codes) for codes in windows]
-        idx, countdown, valid = _left_pad(sources, self.vocab.pad)
+        idx, countdown, valid = left_pad(sources, self.vocab.pad)
         room = self.lm_block_size() - idx.shape[1]
         summary = {}
         if getattr(getattr(self.lm, "config", None), "summary_dim", 0):  # what <sep> reads
@@ -416,36 +347,6 @@ class TdmmModel:
         from tdmm_lm.lm.storage import read_model
 
         return cls(*read_model(directory))
-
-
-def _check_prompt(prompt: Any) -> None:
-    """Refuse an empty or oversized prompt with a message that says what to do."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidInputError("the prompt is empty; say what the face should do")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidInputError(
-            f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}"
-        )
-
-
-def _left_pad(sources: list[Any], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stack task sources of different lengths, padded on the left.
-
-    Returns:
-        ((B, L) int64 ids, (B, L) int64 countdown, (B, L) bool: True at real tokens).
-    """
-    from tdmm_lm.lm.model import COUNTDOWN_NONE
-
-    width = max(len(src.tokens) for src in sources)
-    idx = torch.full((len(sources), width), pad_id, dtype=torch.long)
-    countdown = torch.full((len(sources), width), COUNTDOWN_NONE, dtype=torch.long)
-    valid = torch.zeros((len(sources), width), dtype=torch.bool)
-    for i, src in enumerate(sources):
-        n = len(src.tokens)
-        idx[i, width - n :] = torch.from_numpy(src.tokens)
-        countdown[i, width - n :] = torch.from_numpy(src.countdown)
-        valid[i, width - n :] = True
-    return idx, countdown, valid
 
 
 def load_model(path: str | Path | None = None) -> TdmmModel:
