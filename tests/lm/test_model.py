@@ -61,9 +61,10 @@ def test_loss_decreases_when_overfitting_one_batch():
     assert losses[-1] < 0.5 * losses[0]
 
 
+@pytest.mark.parametrize("prefix_lm", [False, True])
 @pytest.mark.parametrize("text", [False, True])
-def test_kv_cache_matches_recomputation(text):
-    model = tiny(text_dim=8 if text else 0, txt_token_id=7)
+def test_kv_cache_matches_recomputation(text, prefix_lm):
+    model = tiny(text_dim=8 if text else 0, txt_token_id=7, prefix_lm=prefix_lm)
     idx = torch.tensor([[1, 7, 7, 3, 4]]) if text else torch.tensor([[1, 2, 3, 4, 5]])
     states = torch.randn(1, 2, 8) if text else None
     mask = torch.ones(1, 2, dtype=torch.bool) if text else None
@@ -226,8 +227,9 @@ def test_sliced_output_layer_is_exact():
     assert torch.isinf(last[..., :20]).all()
 
 
-def test_left_padded_prompts_continue_as_they_would_alone():
-    model = tiny(text_dim=8, txt_token_id=7)
+@pytest.mark.parametrize("prefix_lm", [False, True])
+def test_left_padded_prompts_continue_as_they_would_alone(prefix_lm):
+    model = tiny(text_dim=8, txt_token_id=7, prefix_lm=prefix_lm)
     rows = [[1, 7, 7, 3, 4], [1, 7, 3], [1, 2, 3, 4, 5, 6, 8]]
     g = torch.Generator().manual_seed(0)
     states = [torch.randn(sum(t == 7 for t in r), 8, generator=g) for r in rows]
@@ -310,3 +312,30 @@ def test_summary_enters_at_the_summary_token_only():
     kw = {"max_new_tokens": 3, "temperature": 0.0, "summary": summary}
     cached, plain = model.generate(idx, **kw), model.generate(idx, use_cache=False, **kw)
     torch.testing.assert_close(cached, plain)
+
+
+def test_prefix_lm_reads_the_source_both_ways_and_the_target_causally():
+    model = tiny(prefix_lm=True)
+    idx = torch.randint(0, V, (1, 10))
+    source = torch.tensor([6])
+    changed = idx.clone()
+    changed[0, 4] = (idx[0, 4] + 1) % V  # a late source token
+    base, _ = model(idx, all_logits=True, prefix=source)
+    after, _ = model(changed, all_logits=True, prefix=source)
+    assert not torch.allclose(base[0, :4], after[0, :4])  # earlier source positions see it
+    changed = idx.clone()
+    changed[0, 8] = (idx[0, 8] + 1) % V  # a target token
+    after, _ = model(changed, all_logits=True, prefix=source)
+    torch.testing.assert_close(base[0, :8], after[0, :8])  # nothing before it does
+    causal = tiny(prefix_lm=False)
+    plain, _ = causal(idx, all_logits=True, prefix=source)  # a causal model ignores it
+    torch.testing.assert_close(plain, causal(idx, all_logits=True)[0])
+
+
+def test_prefix_lm_training_layout_scores_what_generation_produced():
+    model = tiny(prefix_lm=True)
+    idx = torch.tensor([[1, 2, 3, 4, 5]])
+    out = model.generate(idx, 10, temperature=0.0)
+    logits, _ = model(out, all_logits=True, prefix=torch.tensor([idx.shape[1]]))
+    # Teacher forcing with the source as prefix predicts each greedy token from its past.
+    torch.testing.assert_close(logits[0, 4:-1].argmax(-1), out[0, 5:])

@@ -205,7 +205,8 @@ def test_weighted_loss_is_the_mean_cross_entropy_by_default_and_weighs_what_it_s
                   text_mask=torch.zeros(2, 0, dtype=torch.bool), tasks=["l2m", "m2l"],
                   n_tokens=10, text_drop=torch.zeros(2, dtype=torch.bool),
                   summaries=torch.zeros(2, 0),
-                  aux_targets=torch.zeros(2, 5, 0, dtype=torch.long))  # fmt: skip
+                  aux_targets=torch.zeros(2, 5, 0, dtype=torch.long),
+                  n_source=torch.tensor([1, 1]))  # fmt: skip
     plain = torch.nn.functional.cross_entropy(logits.reshape(-1, v), targets.reshape(-1),
                                               ignore_index=-1)  # fmt: skip
     torch.testing.assert_close(weighted_loss(logits, batch, (lo, hi)), plain)

@@ -133,8 +133,9 @@ def test_collate_shifts_pads_and_masks_the_source(vocab):
     assert (batch.targets[1, : long.n_source - 1] == -1).all()
     assert (batch.idx[0, len(short) - 1 :] == vocab.pad).all()
     assert (batch.targets[0, len(short) - 1 :] == -1).all()
+    assert batch.n_source.tolist() == [short.n_source, long.n_source]  # a prefix LM's source
     cropped = collate([long], vocab.pad, block_size=5)
-    assert cropped.idx.shape == (1, 5)
+    assert cropped.idx.shape == (1, 5) and cropped.n_source.tolist() == [5]
 
 
 def test_motion_summary_statistics():

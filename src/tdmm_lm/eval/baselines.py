@@ -216,8 +216,8 @@ def train_t2m_baseline(
     sentence embedding, trained by the same recipe (and so the same budget).
     It is the language-model trainer with ``text_encoder="minilm_sentence"`` (one pooled
     embedding fills one prompt slot), ``l2m_fraction=1`` (text-to-motion only), no motion
-    summary (a captioning input it never uses) and no auxiliary frame-label heads (T2M-GPT
-    learns from the motion tokens alone).
+    summary (a captioning input it never uses), no auxiliary frame-label heads (T2M-GPT
+    learns from the motion tokens alone) and causal attention over its prompt slot too.
 
     Args:
         corpus: The corpus folder.
@@ -239,6 +239,7 @@ def train_t2m_baseline(
         "l2m_fraction": 1.0,
         "motion_summary": False,
         "aux_weight": 0.0,
+        "prefix_lm": False,  # T2M-GPT's decoder is causal throughout
     }
     cfg = get_recipe(
         recipe,

@@ -1,4 +1,4 @@
-"""Building blocks of the language model: KV cache, causal self-attention, MLP, block.
+"""Building blocks of the language model: KV cache, self-attention and its masks, MLP, block.
 
 Shapes use B for batch, T for new positions, S for all positions a query may see (the
 cache's past plus the new ones), C for the model width, nh for heads and hs = C / nh.
@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["MLP", "Block", "CausalSelfAttention", "KVCache", "padded_causal_mask"]
+__all__ = ["MLP", "Block", "CausalSelfAttention", "KVCache", "attention_mask"]
 
 
 class KVCache:
@@ -66,7 +66,7 @@ class CausalSelfAttention(nn.Module):
             k = cache.k[layer][:, :, : start + t]  # (B, nh, start+T, hs)
             v = cache.v[layer][:, :, : start + t]
         drop = self.dropout if self.training else 0.0
-        if mask is not None:  # left-padded rows: causal and no padded keys
+        if mask is not None:  # left padding or a bidirectional prefix (attention_mask)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
         elif start == 0:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
@@ -115,17 +115,28 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-def padded_causal_mask(cache: KVCache, t: int) -> torch.Tensor:
-    """(B, 1, T, S) attention mask of T new positions over the cache's S = length + T.
+def attention_mask(
+    t: int,
+    start: int = 0,
+    prefix: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(B, 1, T, S) mask of T new positions (from ``start``) over S = start + T keys.
 
-    Causal, without the padded keys; a padding position also sees itself, so that its
-    (unused) output stays finite instead of a softmax over nothing.
+    Causal, except that the first ``prefix[b]`` positions of row b see each other both ways
+    (a prefix LM: the source is read as a whole, the target is produced left to right).
+    ``valid`` (B, >= S) drops the padded keys; a padding position also sees itself, so
+    that its (unused) output stays finite instead of a softmax over nothing.
     """
-    assert cache.valid is not None
-    start = cache.length
     s = start + t
-    causal = torch.ones(t, s, dtype=torch.bool).tril(diagonal=start)  # (T, S)
-    itself = torch.zeros(t, s, dtype=torch.bool)
-    itself[torch.arange(t), start + torch.arange(t)] = True
-    keys = cache.valid[:, :s]  # (B, S)
-    return ((causal[None] & keys[:, None]) | itself[None])[:, None]  # (B, 1, T, S)
+    allowed = torch.ones(t, s, dtype=torch.bool).tril(diagonal=start)[None]  # (1, T, S)
+    if prefix is not None:
+        query = torch.arange(start, s)[None, :, None]  # (1, T, 1)
+        key = torch.arange(s)[None, None, :]  # (1, 1, S)
+        limit = prefix.to(torch.long)[:, None, None]  # (B, 1, 1)
+        allowed = allowed | ((query < limit) & (key < limit))  # (B, T, S)
+    if valid is not None:
+        itself = torch.zeros(t, s, dtype=torch.bool)
+        itself[torch.arange(t), start + torch.arange(t)] = True
+        allowed = (allowed & valid[:, None, :s]) | itself[None]
+    return allowed[:, None]

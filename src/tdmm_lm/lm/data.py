@@ -160,6 +160,7 @@ class Batch:
         summaries: (B, S) float32 motion summaries (zeros in rows without one; S may be 0).
         aux_targets: (B, T, H) int64 per-token labels of the motion input positions, ``-1``
             elsewhere (H is 0 when no example has labels).
+        n_source: (B,) int64 source length of each row (what a prefix LM reads both ways).
     """
 
     idx: torch.Tensor
@@ -172,10 +173,14 @@ class Batch:
     text_drop: torch.Tensor
     summaries: torch.Tensor
     aux_targets: torch.Tensor
+    n_source: torch.Tensor
 
-    def summary_kwargs(self) -> dict[str, torch.Tensor]:
-        """``{"summary": summaries}`` for a model call, or nothing when no row has one."""
-        return {"summary": self.summaries} if self.summaries.shape[1] else {}
+    def model_kwargs(self) -> dict[str, torch.Tensor]:
+        """The optional model inputs: source lengths, and the summaries when a row has one."""
+        kwargs = {"prefix": self.n_source}
+        if self.summaries.shape[1]:
+            kwargs["summary"] = self.summaries
+        return kwargs
 
 
 def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
@@ -225,6 +230,7 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
         text_drop=torch.tensor([e.drop_text for e in examples], dtype=torch.bool),
         summaries=torch.from_numpy(summaries),
         aux_targets=torch.from_numpy(aux),
+        n_source=torch.tensor([min(e.n_source, n) for e, n in zip(examples, rows, strict=True)]),
     )
 
 

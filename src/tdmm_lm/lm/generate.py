@@ -157,8 +157,9 @@ def drafted_generate(
     b = idx.shape[0]
     sampling = {"top_k": top_k, "top_p": top_p, "allowed": allowed}
     cache = model.new_cache(b)
+    source = torch.full((b,), idx.shape[1], dtype=torch.long)  # the prompt is the source
     logits, _ = model(idx, countdown=countdown, text_states=text_states, text_mask=text_mask,
-                      cache=cache)  # fmt: skip
+                      cache=cache, prefix=source)  # fmt: skip
     first = sample_next(combine_guidance(logits[:, -1], guidance), temperature, top_k, top_p,
                         allowed, generator)  # fmt: skip
     out = [int(first[0])]

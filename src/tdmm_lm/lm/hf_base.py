@@ -216,11 +216,13 @@ class HFBaseLM(nn.Module):
         text_mask: torch.Tensor | None = None,
         cache: Any = None,
         summary: torch.Tensor | None = None,
+        prefix: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, V) on the decoder-only layout of ``idx`` and the loss.
 
         ``countdown``, the text prefix and the motion summary are not used: a base model
-        reads ``<len_S>``, BPE prompts and motion tokens only.
+        reads ``<len_S>``, BPE prompts and motion tokens only. Nor is ``prefix``: a causal
+        base model keeps its own attention, and a seq2seq one encodes the source both ways.
         """
         if not self.seq2seq or targets is None:
             out = self.hf(input_ids=idx).logits  # (B, T, V)

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tdmm_lm.artifacts import PretrainedMixin
-from tdmm_lm.lm.blocks import Block, KVCache, padded_causal_mask
+from tdmm_lm.lm.blocks import Block, KVCache, attention_mask
 from tdmm_lm.lm.generate import block_repeats, combine_guidance, drafted_generate, sample_next
 
 __all__ = ["COUNTDOWN_NONE", "GPTConfig", "KVCache", "TdmmGPT"]
@@ -69,6 +69,10 @@ class GPTConfig:
             see :mod:`tdmm_lm.lm.frame_labels`).
         aux_layer: Blocks after which the auxiliary heads read the stream. Below the top,
             so that the caption positions of the blocks above can attend to what they learn.
+        prefix_lm: Read each sequence's source (everything before the first target token)
+            with bidirectional attention, as a prefix LM does; the target stays causal. In
+            Motion2Language every motion token then sees the whole clip, which is what
+            naming its emotion needs. False is the plain causal decoder (older models).
     """
 
     vocab_size: int = 512
@@ -88,6 +92,7 @@ class GPTConfig:
     summary_dim: int = 0
     aux_classes: tuple[int, ...] = ()
     aux_layer: int = 1
+    prefix_lm: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "max_countdown"):
@@ -268,6 +273,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         head_rows: tuple[int, int] | None = None,
         summary: torch.Tensor | None = None,
         aux_targets: torch.Tensor | None = None,
+        prefix: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Next-token logits and the losses their targets define.
 
@@ -285,6 +291,9 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 (:mod:`tdmm_lm.lm.summary`).
             aux_targets: (B, T, H) int64 per-token labels for the auxiliary heads, ``-1``
                 where no loss is taken (:mod:`tdmm_lm.lm.frame_labels`).
+            prefix: (B,) int64 length of each row's source, read bidirectionally when the
+                model is a prefix LM (``GPTConfig.prefix_lm``; ignored otherwise). Only on
+                a call that starts the sequence (a pass after cached positions is causal).
 
         Returns:
             ``(logits, loss)``: logits are (B, T, V) with targets or ``all_logits``, else
@@ -296,7 +305,12 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         padded = cache is not None and cache.valid is not None
         pads = cache.pads if padded else None
         x = self.embed(idx, countdown, text_states, text_mask, start, pads, summary)  # (B, T, C)
-        mask = padded_causal_mask(cache, idx.shape[1]) if padded else None
+        if not (self.config.prefix_lm and start == 0):
+            prefix = None
+        mask = None
+        if padded or prefix is not None:
+            valid = cache.valid if padded else None
+            mask = attention_mask(idx.shape[1], start, prefix, valid)
         aux_loss = None
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i, mask)
@@ -418,9 +432,10 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             cache.valid[:, :t] = valid
             cache.pads = (~valid).sum(1)
         seq, cds = idx, countdown
+        source = torch.full((b,), t, dtype=torch.long)  # the prompt is the whole source
         logits, _ = self(
             idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache,
-            summary=summary,
+            summary=summary, prefix=source,
         )  # fmt: skip
         head_rows = _contiguous_range(allowed)
         prompts = b // 2 if guidance is not None else b
@@ -453,7 +468,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 logits, _ = self(nxt[:, None], countdown=cd_next, cache=cache, head_rows=head_rows)
             else:  # recompute everything (reference path, used to test the cache)
                 logits, _ = self(seq, countdown=cds, text_states=text_states,
-                                 text_mask=text_mask, summary=summary)  # fmt: skip
+                                 text_mask=text_mask, summary=summary, prefix=source)  # fmt: skip
         return seq
 
 

@@ -73,7 +73,7 @@ def evaluate(
         batch = collate(ordered[k : k + EVAL_BATCH], vocab.pad, block_size)
         states, mask = text_states(text_encoder, batch)
         logits, _ = lm(batch.idx, batch.targets, batch.countdown, states, mask,
-                       **batch.summary_kwargs())  # fmt: skip
+                       **batch.model_kwargs())  # fmt: skip
         nll = F.cross_entropy(
             logits.transpose(1, 2), batch.targets.clamp(min=0), reduction="none"
         )  # (B, T)

@@ -39,7 +39,7 @@ FROZEN_ON_RESUME = (
     "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
-    "motion_summary", "aux_weight", "aux_layer",
+    "motion_summary", "aux_weight", "aux_layer", "prefix_lm",
 )  # fmt: skip
 
 
@@ -90,6 +90,8 @@ class TrainConfig:
             (:mod:`tdmm_lm.lm.frame_labels`); 0 = no auxiliary heads. The built-in model's
             only: a ``base_model`` is trained on its own outputs, as it ignores the summary.
         aux_layer: Blocks after which the auxiliary heads read the stream.
+        prefix_lm: Read each example's source both ways (a prefix LM; see
+            ``GPTConfig.prefix_lm``). The built-in model's only.
         pool_batches: Batches drawn at once and grouped by length.
         eval_every: Steps between validations (and at the end).
         eval_clips: Validation clips per validation (each in both directions).
@@ -131,6 +133,7 @@ class TrainConfig:
     change_weight: float = 0.0
     aux_weight: float = 0.0
     aux_layer: int = 1
+    prefix_lm: bool = True
     pool_batches: int = 16
     eval_every: int = 20
     eval_clips: int = 16
@@ -218,7 +221,7 @@ RECIPES: dict[str, TrainConfig] = {
     ),
     "release": TrainConfig(
         recipe="release", n_layer=4, n_head=4, d_model=256, block_size=400, bpe_size=2048,
-        steps=2400, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
+        steps=2800, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
         l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, aux_weight=1.0, aux_layer=2,
         guidance=3.0, eval_every=300,
         eval_clips=128, checkpoint_every=100, log_every=25, threads=1,

@@ -171,6 +171,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         summary_dim=train.summaries.shape[1] if cfg.motion_summary else 0,
         aux_classes=tuple(len(c) for c in FRAME_LABEL_CLASSES) if cfg.aux_weight else (),
         aux_layer=cfg.aux_layer,
+        prefix_lm=cfg.prefix_lm,
     )
     model_cfg = ModelConfig(
         text_encoder=cfg.text_encoder.value,
@@ -220,15 +221,15 @@ def train_step(
     if states is not None:
         states, mask = states.to(device), mask.to(device)
     idx, targets, countdown = (t.to(device) for t in (batch.idx, batch.targets, batch.countdown))
-    summary = {k: v.to(device) for k, v in batch.summary_kwargs().items()}
+    extra = {k: v.to(device) for k, v in batch.model_kwargs().items()}
     aux_loss = None
     if cfg.aux_weight and not cfg.base_model and batch.aux_targets.shape[-1]:
         # Without targets the loss the model returns is the auxiliary one alone (its own
         # mean cross-entropy is not the objective; weighted_loss is).
         logits, aux_loss = model(idx, None, countdown, states, mask, all_logits=True,
-                                 aux_targets=batch.aux_targets.to(device), **summary)  # fmt: skip
+                                 aux_targets=batch.aux_targets.to(device), **extra)  # fmt: skip
     else:
-        logits, _ = model(idx, targets, countdown, states, mask, **summary)
+        logits, _ = model(idx, targets, countdown, states, mask, **extra)
     loss = weighted_loss(logits, batch, motion_ids, cfg.m2l_weight, cfg.change_weight)
     if aux_loss is not None:
         loss = loss + cfg.aux_weight * aux_loss
