@@ -40,7 +40,7 @@ M2L_SYSTEMS = ("tdmm-lm", "retrieval", "floor", "ground-truth")
 #: Metric names, in table order (report keys).
 L2M_METRICS = (
     "L2", "FD", "Tok", "R@1", "R@2", "R@3", "MM-Dist", "Diversity", "MultiModality",
-    "CorE", "CorM", "CorI",
+    "CorE", "CorM", "CorI", "CorE-1",
 )  # fmt: skip
 M2L_METRICS = (
     "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr", "BERTScore-F1", "BERTScore-P", "BERTScore-R",

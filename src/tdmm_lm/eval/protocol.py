@@ -121,6 +121,12 @@ def _language_to_motion(ctx: EvalContext, clips: ClipSet, index: int) -> tuple[d
     truth = ev.read(clips.params)
     text = ev.embed_sentences(ctx.texts.vectors(clips.prompts))
     labels = {a: [lab[a] for lab in clips.labels] for a in ATTRIBUTES}
+    # Clips whose prompt names the primary (labelled) emotion unambiguously: with two or
+    # more non-neutral segments the primary is the longest, and a prompt gives no lengths.
+    one_emotion = np.array(
+        [sum(seg["emotion_category"] != "neutral" for seg in lab["segments"]) <= 1
+         for lab in clips.labels]
+    )  # fmt: skip
     n_mm = min(cfg.mm_prompts, n)
     frames = np.array([len(p) for p in clips.params], dtype=np.float64)  # Tok weights
     values: dict[str, dict[str, list[float]]] = {}
@@ -154,6 +160,7 @@ def _language_to_motion(ctx: EvalContext, clips: ClipSet, index: int) -> tuple[d
         for r, (motions, read) in enumerate(runs):
             rng = np.random.default_rng([cfg.seed, index, s, r])
             _motion_metrics(cfg, out, clips, motions, read, truth, text, labels, rng)
+            out["CorE-1"].append(_accuracy_on(read, labels, one_emotion, "emotion_category"))
         values[name] = out
     extra["l2m_truth"] = labels["emotion_category"] * cfg.repeats
     return _summarise(values, L2M_METRICS), extra
@@ -185,6 +192,17 @@ def _motion_metrics(
     )
     for a in ATTRIBUTES:
         out[COR_NAMES[a]].append(mx.accuracy(read.predictions[a], labels[a]))
+
+
+def _accuracy_on(
+    read: MotionReadout, labels: dict[str, list[str]], keep: np.ndarray, attribute: str
+) -> float:
+    """A classifier's accuracy on the clips ``keep`` selects (NaN when it selects none)."""
+    if not keep.any():
+        return float("nan")
+    picked = np.flatnonzero(keep)
+    predicted = read.predictions[attribute]
+    return mx.accuracy([predicted[i] for i in picked], [labels[attribute][i] for i in picked])
 
 
 def _generate_runs(

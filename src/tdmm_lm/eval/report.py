@@ -27,7 +27,7 @@ __all__ = ["format_markdown", "write_report"]
 DIRECTION = {
     "L2": "↓", "FD": "↓", "Tok": "↑", "R@1": "↑", "R@2": "↑", "R@3": "↑", "MM-Dist": "↓",
     "Diversity": "→GT", "MultiModality": "↑", "CorE": "↑", "CorM": "↑", "CorI": "↑",
-    "BLEU-1": "↑", "BLEU-4": "↑", "ROUGE-L": "↑", "CIDEr": "↑", "BERTScore-F1": "↑",
+    "CorE-1": "↑", "BLEU-1": "↑", "BLEU-4": "↑", "ROUGE-L": "↑", "CIDEr": "↑", "BERTScore-F1": "↑",
     "BERTScore-P": "↑", "BERTScore-R": "↑",
 }  # fmt: skip
 SHEET_TILE = 144
@@ -273,7 +273,9 @@ PROTOCOL_NOTES = [
     "distance between evaluator embeddings of generated and ground-truth motion of the same "
     "prompts. Tok is teacher-forced next-motion-token accuracy (bootstrapped over clips). "
     "CorE/CorM/CorI: the motion classifiers' emotion category, head motion and intensity "
-    "of the generated motion against the prompt's labels.",
+    "of the generated motion against the prompt's labels. CorE-1 is CorE on the clips "
+    "with at most one non-neutral segment: with two or more, the label is the longest one, "
+    "and the prompt does not say which that is.",
     "- **Motion2Language.** Captions are greedy, so each repeat resamples the clips "
     "(bootstrap). References are the clip's captions (not its prompt). Tokenisation: "
     "lower-case, words of letters and digits with inner hyphens or apostrophes, punctuation "
