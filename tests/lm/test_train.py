@@ -47,6 +47,8 @@ def test_recipes_validate():
         TrainConfig(lr=1e-4, min_lr=1e-3)
     cfg = get_recipe("small")
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    stored_before_prefix_lm = {k: v for k, v in cfg.to_dict().items() if k != "prefix_lm"}
+    assert cfg.prefix_lm and not TrainConfig.from_dict(stored_before_prefix_lm).prefix_lm
 
 
 def test_checkpoint_round_trip(tmp_path):

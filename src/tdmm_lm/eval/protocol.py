@@ -124,7 +124,7 @@ def _language_to_motion(ctx: EvalContext, clips: ClipSet, index: int) -> tuple[d
     # Clips whose prompt names the primary (labelled) emotion unambiguously: with two or
     # more non-neutral segments the primary is the longest, and a prompt gives no lengths.
     one_emotion = np.array(
-        [sum(seg["emotion_category"] != "neutral" for seg in lab["segments"]) <= 1
+        [sum(seg["emotion_category"] != "neutral" for seg in lab.get("segments") or []) <= 1
          for lab in clips.labels]
     )  # fmt: skip
     n_mm = min(cfg.mm_prompts, n)

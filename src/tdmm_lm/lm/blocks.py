@@ -129,14 +129,15 @@ def attention_mask(
     that its (unused) output stays finite instead of a softmax over nothing.
     """
     s = start + t
-    allowed = torch.ones(t, s, dtype=torch.bool).tril(diagonal=start)[None]  # (1, T, S)
+    device = next((z.device for z in (prefix, valid) if z is not None), None)
+    allowed = torch.ones(t, s, dtype=torch.bool, device=device).tril(diagonal=start)[None]
     if prefix is not None:
-        query = torch.arange(start, s)[None, :, None]  # (1, T, 1)
-        key = torch.arange(s)[None, None, :]  # (1, 1, S)
+        query = torch.arange(start, s, device=device)[None, :, None]  # (1, T, 1)
+        key = torch.arange(s, device=device)[None, None, :]  # (1, 1, S)
         limit = prefix.to(torch.long)[:, None, None]  # (B, 1, 1)
         allowed = allowed | ((query < limit) & (key < limit))  # (B, T, S)
     if valid is not None:
-        itself = torch.zeros(t, s, dtype=torch.bool)
+        itself = torch.zeros(t, s, dtype=torch.bool, device=device)
         itself[torch.arange(t), start + torch.arange(t)] = True
         allowed = (allowed & valid[:, None, :s]) | itself[None]
     return allowed[:, None]

@@ -196,7 +196,8 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(unknown)}")
-        return cls(**data)
+        # A config stored before prefix_lm existed trained a causal model.
+        return cls(**{"prefix_lm": False, **data})
 
     def resume_conflicts(self, stored: TrainConfig) -> list[str]:
         """Settings that differ from a stored run's and would make resuming wrong."""
