@@ -426,6 +426,15 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         padded = valid is not None and not bool(valid.all())
         if padded and not use_cache:
             raise ValueError("left-padded prompts need the KV cache")
+        head_rows = _contiguous_range(allowed)
+        prompts = b // 2 if guidance is not None else b
+        if draft and use_cache and eos_id is None and not no_repeat_ngram and prompts == 1:
+            return drafted_generate(
+                self, idx, max_new_tokens, draft=draft, countdown=countdown,
+                new_countdown=new_countdown[0], text_states=text_states, text_mask=text_mask,
+                allowed=allowed, temperature=temperature, top_k=top_k, top_p=top_p,
+                generator=generator, guidance=guidance, head_rows=head_rows,
+            )  # fmt: skip
         cache = self.new_cache(b) if use_cache else None
         if cache is not None and padded:
             cache.valid = torch.ones(b, self.config.block_size, dtype=torch.bool)
@@ -437,15 +446,6 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache,
             summary=summary, prefix=source,
         )  # fmt: skip
-        head_rows = _contiguous_range(allowed)
-        prompts = b // 2 if guidance is not None else b
-        if draft and use_cache and eos_id is None and not no_repeat_ngram and prompts == 1:
-            return drafted_generate(
-                self, idx, max_new_tokens, draft=draft, countdown=countdown,
-                new_countdown=new_countdown[0], text_states=text_states, text_mask=text_mask,
-                allowed=allowed, temperature=temperature, top_k=top_k, top_p=top_p,
-                generator=generator, guidance=guidance, head_rows=head_rows,
-            )  # fmt: skip
         done = torch.zeros(b, dtype=torch.bool)
         for i in range(max_new_tokens):
             # With guidance (1, V): pushed away from the text-free prediction.
