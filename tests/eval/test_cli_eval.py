@@ -122,6 +122,8 @@ def test_real_videos_are_tracked_and_described(monkeypatch, capsys, model_dir, t
     assert entry["qa"]["tracked_fraction"] > 0.9
     assert set(entry["qa"]["reprojection_error"]) >= {"mean", "p95"}
     assert set(entry["classifiers"]) == {"emotion_category", "head_motion", "intensity"}
+    assert set(entry["classifiers_on_tokens"]) == set(entry["classifiers"])
+    assert entry["tokenizer"]["vertex_error_mm"] > 0 and 0 <= entry["tokenizer"]["param_mae"] < 1
     assert entry["seconds"] == pytest.approx(3.1, abs=0.1)
     assert "d0.mp4" in (out / "report.md").read_text()
     assert (out / "confidence.png").stat().st_size > 1000

@@ -6,6 +6,13 @@ error, jitter, flagged spans) and, when the model has evaluators, what the attri
 classifiers read from the tracked motion and what the caption parser reads from the
 caption, so that the two can be compared.
 
+It also measures what the model's motion tokenizer keeps of each fit (``tokenizer``): the
+vertex error and expression peaks of the tokenized-then-decoded motion, as in
+``tdmm tokenizer eval``, and the classifiers' reading of that decoded motion. The language
+model sees the video only through those tokens, so a caption can be no better than what
+they kept: a fit the classifiers read as "happiness" whose tokens they read as "neutral"
+was lost by the tokenizer, not by the captioner.
+
 ::
 
     REPORT/report.json                    one entry per video
@@ -31,6 +38,8 @@ QA_KEYS = (
     "tracked_fraction", "flagged_fraction", "reprojection_error", "jitter", "jitter_head_deg",
     "confidence", "flagged_spans",
 )  # fmt: skip
+#: Tokenizer round-trip figures copied into the report (see ``tdmm tokenizer eval``).
+TOKENIZER_KEYS = ("vertex_error_mm", "peak_retention", "param_mae")
 
 
 def describe_videos(
@@ -54,7 +63,9 @@ def describe_videos(
         InvalidInputError: The folder is missing or holds no video.
     """
     from tdmm_lm.eval.captions import caption_attributes
+    from tdmm_lm.face import FaceSequence
     from tdmm_lm.lm import load_model
+    from tdmm_lm.tokenizer import reconstruction_metrics
     from tdmm_lm.track import fit_video
 
     folder = Path(videos)
@@ -82,9 +93,15 @@ def describe_videos(
             "seconds": round(sequence.seconds, 3),
             "qa": {key: summary[key] for key in QA_KEYS},
         }
+        params = sequence.resample(lm.fps).params
+        kept = reconstruction_metrics(lm.tokenizer, [params])
+        entry["tokenizer"] = {key: kept[key] for key in TOKENIZER_KEYS}
         if evaluator is not None:
             reading = evaluator.read([sequence])
             entry["classifiers"] = {a: v[0] for a, v in reading.predictions.items()}
+            decoded = lm.tokenizer.decode(lm.tokenizer.encode(params))
+            reading = evaluator.read([FaceSequence(decoded, fps=lm.fps)])
+            entry["classifiers_on_tokens"] = {a: v[0] for a, v in reading.predictions.items()}
             # No labels: read the caption's first emotional segment (a neutral clip's rule).
             neutral = {"emotion_category": "neutral", "segments": []}
             entry["caption_parser"] = caption_attributes(caption, neutral)
@@ -133,25 +150,32 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         f"model: `{report['model']}`. QA figures are the tracker's own (`tdmm fit --report`).",
         "",
-        "| video | seconds | caption | tracked | reproj. error mean/p95 (mm) | jitter | flagged |",
-        "|---|---|---|---|---|---|---|",
+        "Tokens: the model's tokenizer on the fit (vertex error in mm, share of expression "
+        "peaks kept), as `tdmm tokenizer eval` measures it on the corpus.",
+        "",
+        "| video | seconds | caption | tracked | reproj. error mean/p95 (mm) | jitter | flagged "
+        "| tokens: vertex error / peaks kept |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for e in report["videos"]:
         qa = e["qa"]
-        err = qa["reprojection_error"]
+        err, tok = qa["reprojection_error"], e["tokenizer"]
         lines.append(
             f"| {e['video']} | {e['seconds']:.1f} | {e['caption']} | {qa['tracked_fraction']:.2f} "
             f"| {err['mean']:.2f} / {err['p95']:.2f} | {qa['jitter']:.4f} "
-            f"| {qa['flagged_fraction']:.2f} |"
+            f"| {qa['flagged_fraction']:.2f} "
+            f"| {tok['vertex_error_mm']:.2f} / {tok['peak_retention']:.2f} |"
         )
     if any("classifiers" in e for e in report["videos"]):
-        lines += ["", "| video | classifiers (emotion, head, intensity) | caption parser |",
-                  "|---|---|---|"]  # fmt: skip
+        lines += ["", "| video | classifiers on the fit (emotion, head, intensity) "
+                  "| classifiers on its tokens | caption parser |",
+                  "|---|---|---|---|"]  # fmt: skip
+        order = ("emotion_category", "head_motion", "intensity")
         for e in report["videos"]:
-            c, p = e["classifiers"], e["caption_parser"]
-            order = ("emotion_category", "head_motion", "intensity")
+            c, t, p = e["classifiers"], e["classifiers_on_tokens"], e["caption_parser"]
             lines.append(
                 f"| {e['video']} | {', '.join(str(c[a]) for a in order)} "
+                f"| {', '.join(str(t[a]) for a in order)} "
                 f"| {', '.join(str(p[a]) for a in order)} |"
             )
     lines += ["", "![tracker confidence](confidence.png)"]

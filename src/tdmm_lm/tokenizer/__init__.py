@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tdmm_lm.tokenizer.config import RECIPES, TokenizerConfig, TokenizerTrainConfig
 from tdmm_lm.tokenizer.model import MotionTokenizer
-from tdmm_lm.tokenizer.report import format_report, tokenizer_report
+from tdmm_lm.tokenizer.report import format_report, reconstruction_metrics, tokenizer_report
 from tdmm_lm.tokenizer.train import train_tokenizer
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "TokenizerConfig",
     "TokenizerTrainConfig",
     "format_report",
+    "reconstruction_metrics",
     "tokenizer_report",
     "train_tokenizer",
 ]
