@@ -6,8 +6,8 @@ applies the command-line overrides. The resolved config is written to
 
 * ``tiny``: a few dozen steps of a 2-layer model, for tests (seconds).
 * ``small``: a quick look at a real corpus (minutes).
-* ``release``: the shipped model: 4 layers, width 256, 2400 steps of 24 examples (about
-  10 M tokens, about 50 minutes on one core of this machine while the baseline trains on
+* ``release``: the shipped model: 4 layers, width 256, 2800 steps of 24 examples (about
+  11 M tokens, about 65 minutes on one core of this machine while the baseline trains on
   the other).
 
 The release recipe trains on one thread: on a 2-core machine shared with other jobs, a second
