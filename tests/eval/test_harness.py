@@ -85,6 +85,20 @@ def test_report_markdown_and_plots(quick_report):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000, png
 
 
+def test_video_route_scores_the_clip_and_its_tracked_video(quick_report):
+    report = json.loads((quick_report / "report.json").read_text())
+    route = report["video_route"]
+    n_test = report["meta"]["split_sizes"]["test"]
+    assert route["split"] == "test" and route["n_clips"] == min(4, n_test)
+    for kind in ("classifiers", "captions"):
+        for source in ("motion", "tracked"):
+            scores = route[kind][source]
+            assert set(scores) == {"CorE", "CorM", "CorI"}
+            assert all(0.0 <= v <= 1.0 for v in scores.values()), (kind, source)
+    assert route["examples"] and all(e["tracked"].strip() for e in route["examples"])
+    assert "## The video route (test)" in (quick_report / "report.md").read_text()
+
+
 def test_quick_check_finds_its_keys(quick_report):
     """The acceptance check's key search (last path segment without "ci") finds each metric."""
     flat = {}
@@ -125,6 +139,7 @@ def test_one_split_and_deterministic_given_the_seed(model_dir, eval_corpus, tmp_
     c = run_eval(EvalConfig(output=str(tmp_path / "c"), **{**cfg, "seed": 4}))
     assert c["splits"] != a["splits"]
     assert not (tmp_path / "a" / "contact_sheet.png").exists()
+    assert "video_route" not in a  # measured on the test split only
 
 
 def test_missing_evaluators_and_baseline_say_how_to_make_them(
@@ -217,3 +232,9 @@ def test_eval_help_lists_the_subcommands():
     assert result.exit_code == 0
     for name in ("train-evaluators", "train-baseline", "real", "--quick", "--repeats"):
         assert name in result.output
+
+
+def test_config_rejects_a_negative_video_subset_and_zero_skips_it():
+    with pytest.raises(ValueError, match="video_clips"):
+        EvalConfig(corpus="C", output="R", video_clips=-1)
+    assert EvalConfig.quick_config(corpus="C", output="R").video_clips == 4

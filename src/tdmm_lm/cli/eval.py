@@ -66,6 +66,13 @@ def evaluate(
     seed: Annotated[
         int, typer.Option(help="Seed of subsets, generation and every random draw.")
     ] = 0,
+    video_clips: Annotated[
+        int | None,
+        typer.Option(
+            help="Test clips rendered, tracked and described to measure the video route "
+            "(default 32; 4 with --quick; 0 skips it)."
+        ),
+    ] = None,
     evaluators: Annotated[
         Path | None, typer.Option(help="Evaluator folder (default: MODEL/evaluators).")
     ] = None,
@@ -93,6 +100,8 @@ def evaluate(
         fields["splits"] = tuple(split)
     if repeats is not None:
         fields["repeats"] = repeats
+    if video_clips is not None:
+        fields["video_clips"] = video_clips
     if output.exists() and not output.is_dir():
         raise InvalidInputError(f"-o {output}: is a file; give a folder for the report")
     try:
@@ -119,6 +128,13 @@ def _summary(report: dict) -> str:
             f"CorE {m2l['CorE']['mean']:.3f}",
         ]
         lines.append(f"{split}: " + ", ".join(cells))
+    route = report.get("video_route")
+    if route:
+        motion, tracked = route["captions"]["motion"], route["captions"]["tracked"]
+        lines.append(
+            f"video route ({route['n_clips']} {route['split']} clips): M2L CorE "
+            f"{motion['CorE']:.3f} from the motion, {tracked['CorE']:.3f} from its video"
+        )
     return "\n".join(lines)
 
 

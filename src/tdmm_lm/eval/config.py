@@ -56,6 +56,7 @@ QUICK: dict[str, int] = {
     "mm_prompts": 8,
     "mm_generations": 6,
     "retrieval_pool": 300,
+    "video_clips": 4,
 }
 
 
@@ -85,6 +86,8 @@ class EvalConfig:
             the floor).
         batch_size: Prompts per generation pass.
         sheet_prompts: Prompts on the contact sheet.
+        video_clips: Test clips rendered, tracked and described to measure the video route
+            (:mod:`~tdmm_lm.eval.video_route`; about 3 s each); 0 skips it.
         threads: Torch CPU threads of each process.
         workers: Processes the splits are spread over (1 = this process only).
         quick: Whether :data:`QUICK` was applied (recorded in the report).
@@ -108,6 +111,7 @@ class EvalConfig:
     retrieval_pool: int = 4000
     batch_size: int = 64
     sheet_prompts: int = 8
+    video_clips: int = 32
     threads: int = 1
     workers: int = 2
     quick: bool = False
@@ -126,10 +130,15 @@ class EvalConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.mm_generations < 2 or self.group_size < 2 or self.sheet_prompts < 0:
+        if (
+            self.mm_generations < 2
+            or self.group_size < 2
+            or min(self.sheet_prompts, self.video_clips) < 0
+        ):
             raise ValueError(
-                f"need mm_generations >= 2, group_size >= 2, sheet_prompts >= 0, got "
-                f"{self.mm_generations}, {self.group_size}, {self.sheet_prompts}"
+                f"need mm_generations >= 2, group_size >= 2, sheet_prompts >= 0 and "
+                f"video_clips >= 0, got {self.mm_generations}, {self.group_size}, "
+                f"{self.sheet_prompts}, {self.video_clips}"
             )
 
     @classmethod

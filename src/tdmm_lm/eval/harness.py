@@ -114,6 +114,9 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
             "evaluators": _evaluator_reading(evaluator_dir, results),
             "splits": results,
         }
+        if cfg.video_clips and "test" in splits:
+            report["video_route"] = _video_route(cfg, dirs, splits["test"])
+            report["meta"]["seconds"] = round(time.perf_counter() - start, 1)
         write_report(report, extras, Path(cfg.output))
         return report
     finally:
@@ -147,6 +150,16 @@ def _split_job(
     torch.set_num_threads(cfg.threads)
     ctx = _context(cfg, dirs, lambda n: None)
     return evaluate_split(ctx, load_clips(cfg.corpus, split), index)
+
+
+def _video_route(cfg: EvalConfig, dirs: tuple[Path, Path, Path], clips: ClipSet) -> dict:
+    """The model's video → text route on a subset of the test clips (see ``video_route``)."""
+    from tdmm_lm.eval.video_route import video_route
+    from tdmm_lm.lm import load_model
+
+    model_dir, evaluator_dir, _ = dirs
+    evaluator = MotionEvaluator.from_pretrained(evaluator_dir)
+    return video_route(clips, load_model(model_dir), evaluator, cfg.video_clips, cfg.seed)
 
 
 def _evaluator_reading(evaluator_dir: Path, results: dict[str, Any]) -> dict[str, Any]:

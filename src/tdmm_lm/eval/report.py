@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from tdmm_lm.eval.data import ATTRIBUTE_CLASSES
+from tdmm_lm.eval.video_route import video_route_markdown
 
 __all__ = ["format_markdown", "write_report"]
 
@@ -253,6 +254,8 @@ def format_markdown(report: dict[str, Any], extras: dict[str, Any], plots: dict[
             lines += ["Examples (reference prompt → tdmm-lm caption):", ""]
             for e in examples:
                 lines.append(f"- *{e['reference']}* → {e['tdmm-lm']}")
+    if "video_route" in report:
+        lines += video_route_markdown(report["video_route"])
     lines += ["", "## Plots", ""]
     lines += [f"![{name}]({file})" for name, file in plots.items()]
     lines += ["", "## Protocol", "", *PROTOCOL_NOTES]
@@ -283,7 +286,12 @@ PROTOCOL_NOTES = [
     "document frequencies from the evaluated references; BERTScore greedily matches MiniLM "
     "token states (no idf, no rescaling). R@k retrieves the clip's motion from the caption "
     "among 32. CorE/CorM/CorI: attributes the caption parser reads from the caption.",
+    "- **The video route.** A seeded subset of the test clips is rendered in the photo "
+    "style and fitted by the tracker with its default settings, as `describe VIDEO` does; "
+    "the motion classifiers and the model's captions are scored on the clip's own motion and "
+    "on the fit, against the clip's labels (no interval: a gauge of the route).",
     "- **--quick** runs the same protocol with 3 repeats, at most 32 clips per split and "
-    "direction, MultiModality on 8 prompts x 6 generations, and a 300-clip retrieval index: "
-    "a smoke test of the whole pipeline, not figures to quote.",
+    "direction, MultiModality on 8 prompts x 6 generations, a 300-clip retrieval index and 4 "
+    "clips through the video route: a smoke test of the whole pipeline, not figures to "
+    "quote.",
 ]
