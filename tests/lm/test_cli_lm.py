@@ -46,6 +46,7 @@ def test_animate_then_describe(monkeypatch, capsys, tiny_model_dir, tmp_path):
     assert code == 0, err
     record = json.loads(stdout)
     assert record["frames"] == 50 and isinstance(record["description"], str)
+    assert record["novelty"] >= 0.0
     csv = tmp_path / "a.csv"
     code, _, err = run(
         monkeypatch,
@@ -89,6 +90,22 @@ def test_user_errors_are_one_line(monkeypatch, capsys, tiny_model_dir, tmp_path,
     code, _, err = run(monkeypatch, capsys, *args)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_describe_warns_on_motion_unlike_the_training_motion(
+    monkeypatch, capsys, tiny_model_dir, tmp_path
+):
+    from tdmm_lm.face import FaceSequence
+
+    path = tmp_path / "odd.npz"
+    params = np.zeros((50, 61), np.float32)
+    params[:, :52] = 1.0  # every blendshape at once
+    FaceSequence(params, fps=25.0).save(path)
+    args = ("describe", str(path), "--model", str(tiny_model_dir))
+    code, stdout, err = run(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert stdout.strip() and "unlike the model's training motion" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_describe_nan_sequence_is_a_user_error(monkeypatch, capsys, tiny_model_dir, tmp_path):

@@ -140,3 +140,16 @@ def test_lr_schedule_warms_up_then_decays():
     assert lr_at(9, cfg) == pytest.approx(1e-3)
     assert lr_at(100, cfg) == pytest.approx(1e-4)
     assert all(lr_at(s, cfg) >= lr_at(s + 1, cfg) for s in range(10, 100))
+
+
+def test_novelty_is_near_one_on_corpus_motion_and_far_above_it_off_the_corpus(
+    tokenizer, tiny_corpus
+):
+    corpus_motion = load_split(tiny_corpus, "test").sequences(6)
+    usual = float(np.mean([tokenizer.novelty(s) for s in corpus_motion]))
+    assert 0.0 < usual < 3.0
+    off = np.zeros((40, 61), np.float32)
+    off[:, :52] = 1.0  # every blendshape at once: no generator makes this face
+    assert tokenizer.novelty(off) > 3.0 * usual
+    with pytest.raises(InvalidInputError):
+        tokenizer.novelty(np.zeros((0, 61), np.float32))

@@ -193,7 +193,16 @@ def describe(
         sequence = load_sequence(input_path)
     else:
         sequence = _track(input_path)
+    from tdmm_lm.lm.api import NOVELTY_WARNING
+
     text = lm.describe(sequence)
+    novelty = lm.novelty(sequence)
+    if novelty > NOVELTY_WARNING:
+        typer.echo(
+            f"warning: this motion is unlike the model's training motion (novelty "
+            f"{novelty:.1f}, corpus about 1); the description may miss its expressions",
+            err=True,
+        )
     if as_json:
         typer.echo(
             json.dumps(
@@ -203,6 +212,7 @@ def describe(
                     "frames": sequence.n_frames,
                     "fps": sequence.fps,
                     "seconds": round(sequence.seconds, 3),
+                    "novelty": round(novelty, 3),
                 }
             )
         )

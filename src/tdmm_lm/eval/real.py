@@ -96,6 +96,7 @@ def describe_videos(
         params = sequence.resample(lm.fps).params
         kept = reconstruction_metrics(lm.tokenizer, [params])
         entry["tokenizer"] = {key: kept[key] for key in TOKENIZER_KEYS}
+        entry["tokenizer"]["novelty"] = lm.novelty(sequence)
         if evaluator is not None:
             reading = evaluator.read([sequence])
             entry["classifiers"] = {a: v[0] for a, v in reading.predictions.items()}
@@ -151,10 +152,11 @@ def _markdown(report: dict[str, Any]) -> str:
         f"model: `{report['model']}`. QA figures are the tracker's own (`tdmm fit --report`).",
         "",
         "Tokens: the model's tokenizer on the fit (vertex error in mm, share of expression "
-        "peaks kept), as `tdmm tokenizer eval` measures it on the corpus.",
+        "peaks kept), as `tdmm tokenizer eval` measures it on the corpus, and the fit's "
+        "novelty (about 1 for motion like the corpus).",
         "",
         "| video | seconds | caption | tracked | reproj. error mean/p95 (mm) | jitter | flagged "
-        "| tokens: vertex error / peaks kept |",
+        "| tokens: vertex error / peaks kept / novelty |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for e in report["videos"]:
@@ -164,7 +166,8 @@ def _markdown(report: dict[str, Any]) -> str:
             f"| {e['video']} | {e['seconds']:.1f} | {e['caption']} | {qa['tracked_fraction']:.2f} "
             f"| {err['mean']:.2f} / {err['p95']:.2f} | {qa['jitter']:.4f} "
             f"| {qa['flagged_fraction']:.2f} "
-            f"| {tok['vertex_error_mm']:.2f} / {tok['peak_retention']:.2f} |"
+            f"| {tok['vertex_error_mm']:.2f} / {tok['peak_retention']:.2f} "
+            f"/ {tok['novelty']:.1f} |"
         )
     if any("classifiers" in e for e in report["videos"]):
         lines += ["", "| video | classifiers on the fit (emotion, head, intensity) "

@@ -185,6 +185,10 @@ class EMAQuantizer(nn.Module):
         """
         return _squared_distances(z, self.codebook).argmin(1)
 
+    def nearest_distances(self, z: torch.Tensor) -> torch.Tensor:
+        """(M, D) vectors -> (M,) squared distance of each to its nearest code."""
+        return _squared_distances(z, self.codebook).min(1).values.clamp_min(0.0)
+
     def assign(
         self, z: torch.Tensor, mask: torch.Tensor, update_scale: bool = False
     ) -> torch.Tensor:
