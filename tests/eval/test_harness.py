@@ -238,3 +238,29 @@ def test_config_rejects_a_negative_video_subset_and_zero_skips_it():
     with pytest.raises(ValueError, match="video_clips"):
         EvalConfig(corpus="C", output="R", video_clips=-1)
     assert EvalConfig.quick_config(corpus="C", output="R").video_clips == 4
+
+
+def test_video_route_leaves_out_a_clip_whose_video_shows_no_face(
+    monkeypatch, model_dir, eval_corpus
+):
+    import tdmm_lm.track as track
+    from tdmm_lm.errors import InvalidInputError
+    from tdmm_lm.eval.data import load_clips
+    from tdmm_lm.eval.evaluators import MotionEvaluator
+    from tdmm_lm.eval.video_route import video_route
+    from tdmm_lm.lm import load_model
+
+    real_fit, calls = track.fit_video, []
+
+    def first_has_no_face(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            raise InvalidInputError(f"no face found in {path}")
+        return real_fit(path, *args, **kwargs)
+
+    monkeypatch.setattr(track, "fit_video", first_has_no_face)
+    clips = load_clips(eval_corpus, "test")
+    evaluator = MotionEvaluator.from_pretrained(model_dir / "evaluators")
+    route = video_route(clips, load_model(model_dir), evaluator, 3, seed=0)
+    assert len(calls) == 3 and route["n_untracked"] == 1 and route["n_clips"] == 2
+    assert len(route["examples"]) == 2

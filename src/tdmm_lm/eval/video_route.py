@@ -18,6 +18,7 @@ second per clip), so they are a gauge of the route, not a ranking of systems.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -25,10 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from tdmm_lm.errors import TdmmError
 from tdmm_lm.eval.config import COR_NAMES
 from tdmm_lm.eval.data import ATTRIBUTES, ClipSet
 
 __all__ = ["VIDEO_SIZE", "video_route", "video_route_markdown"]
+
+log = logging.getLogger(__name__)
 
 #: Frame size of the rendered videos, px (the size ``tdmm animate --video`` writes).
 VIDEO_SIZE = 512
@@ -43,11 +47,12 @@ def video_route(
         clips: A labelled split (the ``test`` split in ``tdmm eval``).
         model: A loaded :class:`~tdmm_lm.lm.TdmmModel`.
         evaluator: The :class:`~tdmm_lm.eval.evaluators.MotionEvaluator`.
-        n_clips: Clips to take (fewer if the split is smaller).
+        n_clips: Clips to take (fewer if the split is smaller). A clip whose video the
+            tracker finds no face in is counted in ``n_untracked`` and left out of both rows.
         seed: Seed of the subset.
 
     Returns:
-        ``{"split", "n_clips", "seconds", "classifiers": {"motion", "tracked"},
+        ``{"split", "n_clips", "n_untracked", "seconds", "classifiers": {"motion", "tracked"},
         "captions": {"motion", "tracked"}, "examples"}``; each of the four readings maps
         CorE / CorM / CorI to the share of clips whose attribute matches the label.
     """
@@ -57,15 +62,21 @@ def video_route(
     from tdmm_lm.track import fit_video
 
     start = time.perf_counter()
-    chosen = clips.sample(n_clips, seed)
-    motion = [FaceSequence(p, fps=chosen.fps) for p in chosen.params]
-    tracked = []
+    sampled = clips.sample(n_clips, seed)
+    kept, tracked = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for k, seq in enumerate(motion):
+        for k, params in enumerate(sampled.params):
             video = Path(tmp) / f"{k}.mp4"
-            render_sequence(seq, video, style="photo", size=VIDEO_SIZE)
-            fitted, _ = fit_video(video)
-            tracked.append(fitted.resample(chosen.fps))
+            render_sequence(FaceSequence(params, fps=sampled.fps), video, "photo", VIDEO_SIZE)
+            try:
+                fitted, _ = fit_video(video)
+            except TdmmError as e:  # no face found: the clip is left out of both rows
+                log.warning("video route: clip %s not tracked: %s", sampled.ids[k], e)
+                continue
+            kept.append(k)
+            tracked.append(fitted.resample(sampled.fps))
+    chosen = sampled.subset(kept)
+    motion = [FaceSequence(p, fps=chosen.fps) for p in chosen.params]
     readings: dict[str, dict[str, Any]] = {"classifiers": {}, "captions": {}}
     captions: dict[str, list[str]] = {}
     labels = chosen.labels
@@ -84,6 +95,7 @@ def video_route(
     return {
         "split": chosen.split,
         "n_clips": len(chosen),
+        "n_untracked": len(sampled) - len(chosen),
         "seconds": round(time.perf_counter() - start, 1),
         **readings,
         "examples": examples,
@@ -105,7 +117,8 @@ def video_route_markdown(section: dict[str, Any]) -> list[str]:
         f"## The video route ({section['split']})",
         "",
         f"{section['n_clips']} clips rendered in the photo style and fitted by the tracker, as "
-        f"`describe VIDEO` fits a video ({section['seconds']:.0f} s). Share of clips whose "
+        f"`describe VIDEO` fits a video ({section['seconds']:.0f} s; "
+        f"{section['n_untracked']} more with no face found). Share of clips whose "
         "attribute matches the label, read from the clip's own motion and from the fit:",
         "",
         "| reading | from | CorE | CorM | CorI |",
