@@ -87,7 +87,7 @@ class EvalConfig:
         batch_size: Prompts per generation pass.
         sheet_prompts: Prompts on the contact sheet.
         video_clips: Test clips rendered, tracked and described to measure the video route
-            (:mod:`~tdmm_lm.eval.video_route`; about 3 s each); 0 skips it.
+            (:mod:`~tdmm_lm.eval.video_route`; about 2.5 s each); 0 skips it.
         threads: Torch CPU threads of each process.
         workers: Processes the splits are spread over (1 = this process only).
         quick: Whether :data:`QUICK` was applied (recorded in the report).

@@ -109,14 +109,14 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
             ctx = _context(cfg, dirs, tick)
             for k, (name, clips) in enumerate(splits.items()):
                 results[name], extras[name] = evaluate_split(ctx, clips, k)
+        route = _video_route(cfg, dirs, splits["test"]) if "test" in splits else None
         report = {
             "meta": _meta(cfg, model_dir, evaluator_dir, baseline_dir, splits, start),
             "evaluators": _evaluator_reading(evaluator_dir, results),
             "splits": results,
         }
-        if cfg.video_clips and "test" in splits:
-            report["video_route"] = _video_route(cfg, dirs, splits["test"])
-            report["meta"]["seconds"] = round(time.perf_counter() - start, 1)
+        if route is not None:
+            report["video_route"] = route
         write_report(report, extras, Path(cfg.output))
         return report
     finally:
@@ -152,11 +152,15 @@ def _split_job(
     return evaluate_split(ctx, load_clips(cfg.corpus, split), index)
 
 
-def _video_route(cfg: EvalConfig, dirs: tuple[Path, Path, Path], clips: ClipSet) -> dict:
-    """The model's video → text route on a subset of the test clips (see ``video_route``)."""
+def _video_route(
+    cfg: EvalConfig, dirs: tuple[Path, Path, Path], clips: ClipSet
+) -> dict[str, Any] | None:
+    """The video → text route on a subset of the test clips (None when it is switched off)."""
     from tdmm_lm.eval.video_route import video_route
     from tdmm_lm.lm import load_model
 
+    if not cfg.video_clips:
+        return None
     model_dir, evaluator_dir, _ = dirs
     evaluator = MotionEvaluator.from_pretrained(evaluator_dir)
     return video_route(clips, load_model(model_dir), evaluator, cfg.video_clips, cfg.seed)

@@ -12,8 +12,8 @@ so :func:`video_route` takes a seeded subset of them and, for each one:
 
 The two rows side by side say what the route loses and where: a gap in the classifiers'
 row was lost by the render and the tracker; a gap that only the captions show, by the model.
-The figures carry no interval: the subset is small (rendering and fitting cost about a
-second per clip), so they are a gauge of the route, not a ranking of systems.
+The figures carry no interval: the subset is small (rendering and fitting cost about 2.5 s
+a clip on one core), so they are a gauge of the route, not a ranking of systems.
 """
 
 from __future__ import annotations

@@ -322,6 +322,19 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
 
     def _encode_padded(self, chunk: list[np.ndarray]) -> list[np.ndarray]:
         """Tokenize a few sequences in one zero-padded, masked batch."""
+        z, token_mask, lengths = self._padded_latents(chunk)
+        indices = self.quantizer.assign(z.transpose(1, 2).float(), token_mask)  # (B, N)
+        indices = indices.cpu().numpy().astype(np.int64)
+        return [indices[i, : k // self.frames_per_token].copy() for i, k in enumerate(lengths)]
+
+    def _padded_latents(
+        self, chunk: list[np.ndarray]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """Encoder outputs of a few sequences in one zero-padded, masked batch.
+
+        Returns:
+            ((B, D, N) encoder outputs, (B, N) bool token mask, each sequence's padded length).
+        """
         r = self.frames_per_token
         lengths = [_round_up(len(p), r) for p in chunk]
         x = np.zeros((len(chunk), max(lengths), N_CHANNELS), np.float32)  # (B, T, 61)
@@ -333,10 +346,8 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
             mask[b, :n] = True
         device = self.mean.device
         xt = self.normalise(torch.from_numpy(x).to(device))
-        z, token_mask = self.encode_latents(xt, torch.from_numpy(mask).to(device))  # (B, D, N)
-        indices = self.quantizer.assign(z.transpose(1, 2).float(), token_mask)  # (B, N)
-        indices = indices.cpu().numpy().astype(np.int64)
-        return [indices[i, : k // r].copy() for i, k in enumerate(lengths)]
+        z, token_mask = self.encode_latents(xt, torch.from_numpy(mask).to(device))
+        return z, token_mask, lengths
 
     @torch.inference_mode()
     def novelty(self, params: np.ndarray) -> float:
@@ -359,12 +370,7 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         x = _check_params(params, 0)
         if not len(x):
             raise InvalidInputError("novelty needs at least one frame")
-        r = self.frames_per_token
-        n = _round_up(len(x), r)
-        x = np.concatenate([x, np.repeat(x[-1:], n - len(x), 0)])  # as encode pads
-        device = self.mean.device
-        xt = self.normalise(torch.from_numpy(x).to(device))[None]
-        z, _ = self.encode_latents(xt, torch.ones(1, n, dtype=torch.bool, device=device))
+        z, _, _ = self._padded_latents([x])
         nearest = self.quantizer.nearest_distances(z[0].transpose(0, 1).float())  # (N,)
         return float(nearest.mean() / self.quantizer.distance_scale.clamp_min(1e-12))
 
