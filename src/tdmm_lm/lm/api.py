@@ -239,7 +239,7 @@ class TdmmModel:
         """
         from tdmm_lm.face import FaceSequence
 
-        windows: list[np.ndarray] = []  # the motion codes of every window of every sequence
+        windows: list[tuple[np.ndarray, np.ndarray]] = []  # (codes, params) of every window
         owners: list[int] = []
         for k, sequence in enumerate(sequences):
             if not isinstance(sequence, FaceSequence):
@@ -252,7 +252,10 @@ class TdmmModel:
                 sequence = sequence.resample(self.fps)
             with inference_threads():
                 codes = np.asarray(self.tokenizer.encode(sequence.params), dtype=np.int64)
-            chunks = self._windows(codes)
+            r = self.tokenizer.frames_per_token
+            chunks = [
+                (codes[a:b], sequence.params[a * r : b * r]) for a, b in self._windows(len(codes))
+            ]
             windows.extend(chunks)
             owners.extend([k] * len(chunks))
         if not windows:
@@ -286,27 +289,33 @@ class TdmmModel:
         with inference_threads():
             return float(self.tokenizer.novelty(sequence.params))
 
-    def _windows(self, codes: np.ndarray) -> list[np.ndarray]:
-        """Cut a long code sequence into windows the model was trained on."""
+    def _windows(self, n_tokens: int) -> list[tuple[int, int]]:
+        """Token ranges cutting a long sequence into windows the model was trained on."""
         window = self.config.max_motion_tokens
-        chunks = [codes[i : i + window] for i in range(0, len(codes), window)]
-        if len(chunks) > 1 and len(chunks[-1]) < window // 4:  # a short tail: fold it in
-            chunks[-2] = np.concatenate(chunks[-2:])[-window:]
-            chunks.pop()
-        return chunks
+        ranges = [(i, min(i + window, n_tokens)) for i in range(0, n_tokens, window)]
+        if len(ranges) > 1 and ranges[-1][1] - ranges[-1][0] < window // 4:
+            ranges.pop()  # a short tail is folded into the last full window
+            ranges[-1] = (n_tokens - window, n_tokens)
+        return ranges
 
     def _captions(
-        self, windows: list[np.ndarray], temperature: float, generator: torch.Generator
+        self,
+        windows: list[tuple[np.ndarray, np.ndarray]],
+        temperature: float,
+        generator: torch.Generator,
     ) -> list[str]:
-        """One caption per window of motion codes, decoded together."""
-        sources = [self.builder.m2l_source(codes) for codes in windows]
+        """One caption per window (its motion codes and parameters), decoded together."""
+        sources = [self.builder.m2l_source(codes) for codes, _ in windows]
         idx, countdown, valid = left_pad(sources, self.vocab.pad)
         room = self.lm_block_size() - idx.shape[1]
         summary = {}
-        if getattr(getattr(self.lm, "config", None), "summary_dim", 0):  # what <sep> reads
+        gpt = getattr(self.lm, "config", None)
+        if getattr(gpt, "summary_dim", 0):  # what <sep> reads
             from tdmm_lm.lm.summary import motion_summaries
 
-            summary = {"summary": torch.from_numpy(motion_summaries(self.tokenizer, windows))}
+            codes, params = [w[0] for w in windows], [w[1] for w in windows]
+            stats = motion_summaries(gpt.summary_source, self.tokenizer, codes, params)
+            summary = {"summary": torch.from_numpy(stats)}
         out = self.lm.generate(
             idx,
             min(MAX_CAPTION_TOKENS, room),

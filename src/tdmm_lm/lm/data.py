@@ -78,7 +78,12 @@ def _tokenizer_digest(tokenizer_dir: Path) -> str:
 
 
 def load_clips(
-    corpus: Path, split: str, tokenizer: Any, tokenizer_dir: Path, cache_dir: Path | None
+    corpus: Path,
+    split: str,
+    tokenizer: Any,
+    tokenizer_dir: Path,
+    cache_dir: Path | None,
+    summary_source: str = "params",
 ) -> ClipSet:
     """Read a split and encode its motions, reusing ``cache_dir`` when it matches.
 
@@ -88,19 +93,23 @@ def load_clips(
         tokenizer: A loaded ``MotionTokenizer``.
         tokenizer_dir: Its folder (to check that a cache was made with it).
         cache_dir: Where codes are cached (None: no cache).
+        summary_source: What the motion summaries are computed from
+            (:class:`~tdmm_lm.lm.summary.SummarySource`).
 
     Returns:
-        The tokenized split, with the motion summary of each clip's codes.
+        The tokenized split, with the motion summary of each clip.
     """
     from safetensors.numpy import load_file, save_file
 
     from tdmm_lm.data import iter_samples, read_split
     from tdmm_lm.lm.frame_labels import frame_labels
-    from tdmm_lm.lm.summary import motion_summaries
+    from tdmm_lm.lm.summary import SummarySource, motion_summaries
 
     table = read_split(corpus, split, columns=_TEXT_COLUMNS).to_pylist()
     ids = [row["id"] for row in table]
-    key = hashlib.sha256(("\n".join(ids) + _tokenizer_digest(tokenizer_dir)).encode()).hexdigest()
+    source = SummarySource(summary_source).value
+    key = "\n".join(ids) + _tokenizer_digest(tokenizer_dir) + source
+    key = hashlib.sha256(key.encode()).hexdigest()
     cache = cache_dir / f"{split}.safetensors" if cache_dir is not None else None
     codes: list[np.ndarray] | None = None
     if cache is not None and cache.exists():
@@ -112,7 +121,7 @@ def load_clips(
     if codes is None:
         params = [s["params"] for s in iter_samples(corpus, split)]
         codes = [np.asarray(c, dtype=np.int64) for c in tokenizer.encode_batch(params)]
-        summaries = motion_summaries(tokenizer, codes)
+        summaries = motion_summaries(source, tokenizer, codes, params)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             offsets = np.cumsum([0, *(len(c) for c in codes)]).astype(np.int64)

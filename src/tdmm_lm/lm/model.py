@@ -35,6 +35,7 @@ from torch.nn import functional as F
 from tdmm_lm.artifacts import PretrainedMixin
 from tdmm_lm.lm.blocks import Block, KVCache, attention_mask
 from tdmm_lm.lm.generate import block_repeats, combine_guidance, drafted_generate, sample_next
+from tdmm_lm.lm.summary import SummarySource
 
 __all__ = ["COUNTDOWN_NONE", "GPTConfig", "KVCache", "TdmmGPT"]
 
@@ -42,6 +43,8 @@ __all__ = ["COUNTDOWN_NONE", "GPTConfig", "KVCache", "TdmmGPT"]
 COUNTDOWN_NONE = -1
 #: Std of the weight initialisation (GPT-2's).
 INIT_STD = 0.02
+#: Largest standardised motion-summary value the model reads (larger ones are clipped).
+SUMMARY_Z_LIMIT = 6.0
 
 
 @dataclass
@@ -65,6 +68,9 @@ class GPTConfig:
         summary_token_id: Id of the token that also carries a motion summary (the
             ``<sep>`` that ends Motion2Language's motion, see :mod:`tdmm_lm.lm.summary`).
         summary_dim: Width S of the motion summary (0 = none).
+        summary_source: Which parameters the summary is computed from, a
+            :class:`~tdmm_lm.lm.summary.SummarySource` value (models stored before the
+            choice existed read their tokens').
         aux_classes: Classes of each per-token auxiliary label (empty = no auxiliary heads;
             see :mod:`tdmm_lm.lm.frame_labels`).
         aux_layer: Blocks after which the auxiliary heads read the stream. Below the top,
@@ -90,6 +96,7 @@ class GPTConfig:
     motion_feature_dim: int = 0
     summary_token_id: int = -1
     summary_dim: int = 0
+    summary_source: str = "tokens"
     aux_classes: tuple[int, ...] = ()
     aux_layer: int = 1
     prefix_lm: bool = False
@@ -110,6 +117,8 @@ class GPTConfig:
                 f"need 1 <= aux_layer <= n_layer and >= 2 classes per auxiliary label, got "
                 f"aux_layer={self.aux_layer}, aux_classes={self.aux_classes}"
             )
+        if self.summary_source not in {m.value for m in SummarySource}:
+            raise ValueError(f"unknown summary_source {self.summary_source!r}")
         if self.text_dim < 0:
             raise ValueError(f"text_dim must be >= 0, got {self.text_dim}")
         if self.motion_feature_dim and not (
@@ -246,6 +255,9 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         if c.summary_dim and summary is not None:
             at = (idx == c.summary_token_id)[..., None]  # (B, T, 1)
             z = (summary.to(x.dtype) - self.summary_mean) / self.summary_std  # (B, S)
+            # A tracked video can hold values many training stds out (a saturated gaze, a
+            # channel the corpus barely moves); clipped, one such channel cannot swamp <sep>.
+            z = z.clamp(-SUMMARY_Z_LIMIT, SUMMARY_Z_LIMIT)
             x = x + self.summary_proj(z)[:, None] * at
         slots = idx == self.config.txt_token_id  # (B, T)
         if text_states is not None and self.text_proj is not None:

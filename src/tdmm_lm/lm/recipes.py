@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from tdmm_lm.lm.summary import SummarySource
+
 __all__ = ["RECIPES", "TextEncoder", "TrainConfig", "get_recipe"]
 
 
@@ -39,7 +41,7 @@ FROZEN_ON_RESUME = (
     "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
-    "motion_summary", "aux_weight", "aux_layer", "prefix_lm",
+    "motion_summary", "summary_source", "aux_weight", "aux_layer", "prefix_lm",
 )  # fmt: skip
 
 
@@ -61,8 +63,10 @@ class TrainConfig:
         text_encoder: How the prompt is read (see :class:`TextEncoder`).
         motion_features: Give motion tokens their tokenizer code vectors as fixed features
             (see :class:`~tdmm_lm.lm.model.TdmmGPT`).
-        motion_summary: Give Motion2Language's ``<sep>`` statistics of the parameters the
-            clip's tokens decode to (:mod:`tdmm_lm.lm.summary`).
+        motion_summary: Give Motion2Language's ``<sep>`` statistics of the clip's
+            parameters (:mod:`tdmm_lm.lm.summary`).
+        summary_source: Which parameters: ``params``, those given (the default), or
+            ``tokens``, what the clip's tokens decode to (models before release 4).
         bpe_size: Text subwords of the BPE.
         base_model: A local Hugging Face checkpoint to start from instead (None = own GPT).
         lora_rank: LoRA rank for ``base_model`` (0 = train all weights).
@@ -114,6 +118,7 @@ class TrainConfig:
     text_encoder: TextEncoder = TextEncoder.MINILM
     motion_features: bool = True
     motion_summary: bool = True
+    summary_source: SummarySource = SummarySource.PARAMS
     bpe_size: int = 400
     base_model: str | None = None
     lora_rank: int = 0
@@ -145,6 +150,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.text_encoder = TextEncoder(self.text_encoder)
+        self.summary_source = SummarySource(self.summary_source)
         self.betas = tuple(self.betas)  # type: ignore[assignment]
         positive = ("n_layer", "n_head", "d_model", "block_size", "steps", "batch_size",
                     "pool_batches", "eval_every", "eval_clips", "checkpoint_every", "log_every",
@@ -187,6 +193,7 @@ class TrainConfig:
         """JSON-able dict (enums as their values)."""
         d = dataclasses.asdict(self)
         d["text_encoder"] = self.text_encoder.value
+        d["summary_source"] = self.summary_source.value
         return d
 
     @classmethod
@@ -196,8 +203,9 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(unknown)}")
-        # A config stored before prefix_lm existed trained a causal model.
-        return cls(**{"prefix_lm": False, **data})
+        # A config stored before prefix_lm existed trained a causal model, and one stored
+        # before summary_source existed summarised the decoded tokens.
+        return cls(**{"prefix_lm": False, "summary_source": "tokens", **data})
 
     def resume_conflicts(self, stored: TrainConfig) -> list[str]:
         """Settings that differ from a stored run's and would make resuming wrong."""

@@ -169,6 +169,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         motion_feature_dim=tokenizer.code_features().shape[1] if cfg.motion_features else 0,
         summary_token_id=vocab.sep if cfg.motion_summary else -1,
         summary_dim=train.summaries.shape[1] if cfg.motion_summary else 0,
+        summary_source=cfg.summary_source.value,
         aux_classes=tuple(len(c) for c in FRAME_LABEL_CLASSES) if cfg.aux_weight else (),
         aux_layer=cfg.aux_layer,
         prefix_lm=cfg.prefix_lm,
@@ -279,8 +280,9 @@ def train_lm(
     tokenizer = MotionTokenizer.from_pretrained(cfg.tokenizer)
     corpus, tok_dir = Path(cfg.corpus), Path(cfg.tokenizer)
     with accelerator.main_process_first():  # the main process fills the cache
-        train = load_clips(corpus, "train", tokenizer, tok_dir, out / CACHE_DIR)
-        val = load_clips(corpus, "val", tokenizer, tok_dir, out / CACHE_DIR)
+        source = cfg.summary_source.value
+        train = load_clips(corpus, "train", tokenizer, tok_dir, out / CACHE_DIR, source)
+        val = load_clips(corpus, "val", tokenizer, tok_dir, out / CACHE_DIR, source)
     if cfg.max_train_clips is not None:
         train = ClipSet(**{f.name: getattr(train, f.name)[: cfg.max_train_clips]
                            for f in dataclasses.fields(train)})  # fmt: skip
