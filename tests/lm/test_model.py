@@ -314,6 +314,21 @@ def test_summary_enters_at_the_summary_token_only():
     torch.testing.assert_close(cached, plain)
 
 
+def test_summary_outliers_are_clipped_and_the_source_is_checked():
+    from tdmm_lm.lm.model import SUMMARY_Z_LIMIT
+
+    sep = 3
+    model = tiny(summary_token_id=sep, summary_dim=2)  # stats: mean 0, std 1
+    idx = torch.tensor([[1, sep]] * 3)
+    # A value far out (a tracked video's saturated channel) enters as one at the limit.
+    summary = torch.tensor([[SUMMARY_Z_LIMIT, 0.0], [SUMMARY_Z_LIMIT * 100, 0.0], [1.0, 0.0]])
+    x = model.embed(idx, None, None, None, 0, summary=summary)
+    torch.testing.assert_close(x[0], x[1])
+    assert not torch.allclose(x[0], x[2])
+    with pytest.raises(ValueError, match="summary_source"):
+        GPTConfig(summary_source="frames")
+
+
 def test_prefix_lm_reads_the_source_both_ways_and_the_target_causally():
     model = tiny(prefix_lm=True)
     idx = torch.randint(0, V, (1, 10))

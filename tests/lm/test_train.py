@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -242,3 +243,29 @@ def test_captioning_reads_the_motion_summary_in_training_and_validation(tiny_mod
                       l2m_fraction=0.0, pool_batches=1)  # fmt: skip
     assert batch.summaries.shape == (8, model.lm.config.summary_dim)
     assert batch.summaries.abs().sum(1).gt(0).all()
+
+
+def test_the_summary_is_of_the_given_parameters_unless_a_model_reads_its_tokens(tiny_model_dir):
+    from tdmm_lm.data import iter_samples
+    from tdmm_lm.lm import TrainConfig, load_model
+    from tdmm_lm.lm.data import load_clips
+    from tdmm_lm.lm.summary import summarise
+
+    model = load_model(tiny_model_dir)
+    assert model.lm.config.summary_source == "params"
+    corpus = Path(json.loads((tiny_model_dir / "train_config.json").read_text())["corpus"])
+    params = [s["params"] for s in iter_samples(corpus, "val")]
+    tok_dir = tiny_model_dir / "tokenizer"
+    given = load_clips(corpus, "val", model.tokenizer, tok_dir, None, "params")
+    np.testing.assert_allclose(given.summaries, np.stack([summarise(p) for p in params]))
+    decoded = load_clips(corpus, "val", model.tokenizer, tok_dir, None, "tokens")
+    expected = np.stack([summarise(model.tokenizer.decode(c)) for c in decoded.codes])
+    np.testing.assert_allclose(decoded.summaries, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(given.summaries, decoded.summaries)  # the tokens are lossy
+    # A run stored before the choice existed summarised its tokens; new runs the parameters.
+    stored = TrainConfig().to_dict()
+    del stored["summary_source"]
+    assert TrainConfig.from_dict(stored).summary_source.value == "tokens"
+    assert TrainConfig().summary_source.value == "params"
+    with pytest.raises(ValueError):
+        TrainConfig(summary_source="frames")
