@@ -313,7 +313,7 @@ class TdmmModel:
         if getattr(gpt, "summary_dim", 0):  # what <sep> reads
             from tdmm_lm.lm.summary import motion_summaries
 
-            codes, params = [w[0] for w in windows], [w[1] for w in windows]
+            codes, params = zip(*windows, strict=True)
             stats = motion_summaries(gpt.summary_source, self.tokenizer, codes, params)
             summary = {"summary": torch.from_numpy(stats)}
         out = self.lm.generate(

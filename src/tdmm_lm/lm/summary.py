@@ -23,6 +23,7 @@ Either way the summary is computed the same way in training and in ``describe``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
@@ -54,8 +55,8 @@ def summarise(params: np.ndarray) -> np.ndarray:
 def motion_summaries(
     source: SummarySource | str,
     tokenizer: Any,
-    codes: list[np.ndarray],
-    params: list[np.ndarray],
+    codes: Sequence[np.ndarray],
+    params: Sequence[np.ndarray],
 ) -> np.ndarray:
     """(N, S) summaries of N clips, each given as its codes and the parameters they encode.
 
