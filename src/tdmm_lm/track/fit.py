@@ -12,8 +12,11 @@ for all frames of a chunk at once:
    of the video's landmarks from the neutral gives a first per-video offset; the
    expression is fitted with signed weights against it, and each channel's low percentile
    over the video (``neutral_percentile``: the actor's resting level of that channel) is
-   added to the offset. The actor's own neutral then reads as all-zero weights, not as a
-   smile or a frown.
+   added to the offset. The median is biased toward whatever the actor does most (a
+   grin held for half the video makes the resting mouth read as a pucker), so the offset
+   is then re-estimated from the frames that read as the most neutral against it (the
+   ``neutral_share`` with the least total expression), ``identity_rounds`` times. The
+   actor's own neutral then reads as all-zero weights, not as a smile or a pucker.
 3. **Expression**: the blendshape weights in [0, 1] (:mod:`tdmm_lm.track.expression`).
 4. **Pose again** on the landmarks that blendshapes move little, against the template
    deformed by that expression; then the **eyes** (:mod:`tdmm_lm.track.eyes`) and the
@@ -78,7 +81,11 @@ class FitConfig:
             wobbles with the expression and would leak into it.
         calibrate_identity: Estimate the per-video neutral offset (step 3 above).
         neutral_percentile: Percentile of each channel over the video taken as the
-            actor's resting level of it (step 3 above).
+            actor's resting level of it (step 2 above).
+        neutral_share: Share of the identity frames, those with the least expression, whose
+            median shape re-estimates the neutral offset (step 2 above).
+        identity_rounds: Times that re-estimate is repeated (0 = the median and percentile
+            estimate alone).
         eye_look_policy: How eyeLook* follow the eye rotations (see ``track.eyes``).
         chunk_frames: Frames fitted at once (memory grows linearly with it).
         detector_calibration: Fit against the rig as MediaPipe perceives it (its neutral
@@ -92,6 +99,8 @@ class FitConfig:
     scale_hz: float = 0.5
     calibrate_identity: bool = True
     neutral_percentile: float = 10.0
+    neutral_share: float = 0.2
+    identity_rounds: int = 2
     eye_look_policy: EyeLookPolicy = EyeLookPolicy.LIVELINK
     chunk_frames: int = 1024
     detector_calibration: bool = True
@@ -106,6 +115,11 @@ class FitConfig:
         if not 0.0 <= self.neutral_percentile <= 100.0:
             raise ValueError(
                 f"neutral_percentile must be in [0, 100], got {self.neutral_percentile}"
+            )
+        if not 0.0 < self.neutral_share <= 1.0 or self.identity_rounds < 0:
+            raise ValueError(
+                f"need neutral_share in (0, 1] and identity_rounds >= 0, got "
+                f"{self.neutral_share}, {self.identity_rounds}"
             )
         if self.chunk_frames < 1:
             raise ValueError(f"chunk_frames must be >= 1, got {self.chunk_frames}")
@@ -316,6 +330,14 @@ def _identity(
     fixed = np.zeros((1, len(FIXED_CHANNELS)))
     offset = median + fitter.rig.displacement(fitter.rig.expand(resting[None], fixed))[0]
     offset[tp.N_MESH_VERTICES :] = 0.0
+    deviation = fitter.back_project(observed, pose) - fitter.rig.neutral  # (S, V, 3)
+    n_keep = max(1, round(config.neutral_share * len(sample)))
+    for _ in range(config.identity_rounds):
+        template = (fitter.rig.neutral + offset)[fitter.mesh]
+        weights = fitter.rig.solve(pose, observed[:, fitter.mesh] - pose.apply(template))
+        most_neutral = np.argsort(weights.sum(axis=1), kind="stable")[:n_keep]
+        offset = np.median(deviation[most_neutral], axis=0)
+        offset[tp.N_MESH_VERTICES :] = 0.0
     rms = float(np.sqrt(np.mean(offset[: tp.N_MESH_VERTICES] ** 2)))
     log.info("identity offset from %d frames: RMS %.2f mm", len(sample), rms)
     return offset
