@@ -1,5 +1,6 @@
 """Training: schedule, checkpoints, resume after a kill, two processes, base models."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -84,6 +85,18 @@ def test_refuses_to_overwrite_a_run(tiny_model_dir, tiny_config):
         train_lm(tiny_config(tiny_model_dir))
     with pytest.raises(InvalidInputError, match="cannot resume"):
         train_lm(tiny_config(tiny_model_dir, d_model=32), resume=True)
+
+
+def test_refuses_a_tokenizer_whose_tokens_are_pairs(tiny_tokenizer, tiny_config, tmp_path):
+    from tdmm_lm.tokenizer import MotionTokenizer
+
+    single = MotionTokenizer.from_pretrained(tiny_tokenizer)
+    config = dataclasses.replace(single.config, residual_codebook_size=8)
+    paired = MotionTokenizer(config)
+    paired.load_artifact_stats(single.artifact_stats())
+    paired.save_pretrained(tmp_path / "paired")
+    with pytest.raises(InvalidInputError, match="pairs of codes"):
+        train_lm(tiny_config(tmp_path / "run", tokenizer=str(tmp_path / "paired")))
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(

@@ -16,9 +16,10 @@ tokenizer_app = typer.Typer(help="Train and measure the motion tokenizer.", no_a
 def train(
     corpus: Annotated[Path, typer.Option(help="The corpus folder (`tdmm data build`).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The tokenizer folder to write.")],
-    recipe: Annotated[str, typer.Option(help="Named recipe: tiny, default or release.")] = (
-        "default"
-    ),
+    recipe: Annotated[
+        str,
+        typer.Option(help="Named recipe: tiny, default, release or residual (two codebooks)."),
+    ] = ("default"),
     steps: Annotated[int | None, typer.Option(help="Training steps (default: the recipe's).")] = (
         None
     ),

@@ -278,6 +278,11 @@ def train_lm(
     torch.manual_seed(cfg.seed)
 
     tokenizer = MotionTokenizer.from_pretrained(cfg.tokenizer)
+    if tokenizer.codebooks != 1:
+        raise InvalidInputError(
+            f"{cfg.tokenizer}: its tokens are pairs of codes (a residual codebook); the "
+            "language model reads one code per token so far"
+        )
     corpus, tok_dir = Path(cfg.corpus), Path(cfg.tokenizer)
     with accelerator.main_process_first():  # the main process fills the cache
         source = cfg.summary_source.value

@@ -52,6 +52,9 @@ class TokenizerConfig:
 
     Attributes:
         codebook_size: K, the number of motion tokens.
+        residual_codebook_size: K2, codes of a second codebook that quantizes what the
+            first leaves (0 = one codebook). A frame's token is then a pair of codes (see
+            :mod:`~tdmm_lm.tokenizer.residual`, which says why and what it measured).
         code_dim: D, the dimension of a code.
         frames_per_token: Temporal rate r: 1 (one token a frame), 2 or 4.
         width: Convolution width of the encoder and decoder.
@@ -79,6 +82,7 @@ class TokenizerConfig:
     """
 
     codebook_size: int = 64
+    residual_codebook_size: int = 0
     code_dim: int = 16
     frames_per_token: int = 1
     width: int = 32
@@ -107,6 +111,11 @@ class TokenizerConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.codebook_size < 2:
             raise ValueError(f"codebook_size must be at least 2, got {self.codebook_size}")
+        if self.residual_codebook_size < 0 or self.residual_codebook_size == 1:
+            raise ValueError(
+                f"residual_codebook_size must be 0 (off) or at least 2, got "
+                f"{self.residual_codebook_size}"
+            )
         if self.depth < 0 or self.kernel < 1 or self.kernel % 2 == 0:
             raise ValueError(f"need depth >= 0 and an odd kernel, got {self.depth}, {self.kernel}")
         if self.dilation_growth < 1:
@@ -121,6 +130,11 @@ class TokenizerConfig:
         for name in weights:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def codebooks(self) -> int:
+        """Codebooks per token: 1, or 2 with a residual codebook."""
+        return 2 if self.residual_codebook_size else 1
 
     @property
     def levels(self) -> int:
@@ -149,10 +163,16 @@ _DEFAULT = {
 }
 
 #: Recipe name -> :class:`TokenizerTrainConfig` field values (the rest keep their defaults).
+#: ``residual`` is the release tokenizer with a second codebook of 1024 codes over what the
+#: first leaves (see :mod:`~tdmm_lm.tokenizer.residual`).
 RECIPES: dict[str, dict[str, Any]] = {
     "tiny": {},
     "default": _DEFAULT,
     "release": _DEFAULT,
+    "residual": {
+        **_DEFAULT,
+        "model": dataclasses.replace(_DEFAULT["model"], residual_codebook_size=1024),
+    },
 }
 
 

@@ -26,6 +26,7 @@ from tdmm_lm.face import ARKIT, FaceModel
 from tdmm_lm.tokenizer.blocks import Decoder, Encoder
 from tdmm_lm.tokenizer.config import TokenizerConfig
 from tdmm_lm.tokenizer.quantizer import EMAQuantizer
+from tdmm_lm.tokenizer.residual import ResidualQuantizer
 
 __all__ = ["MotionTokenizer", "TokenizerConfig"]
 
@@ -88,6 +89,9 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         >>> tok = MotionTokenizer.from_pretrained("TOKDIR")
         >>> tokens = tok.encode(params)  # (T, 61) float32 -> (ceil(T / r),) int64
         >>> params_back = tok.decode(tokens)  # (len(tokens) * r, 61) float32
+
+    With a residual codebook (``config.residual_codebook_size``) each token is a pair of
+    codes and ``encode`` gives (ceil(T / r), 2) int64 arrays, which ``decode`` takes back.
     """
 
     type_tag: ClassVar[str] = "motion_tokenizer"
@@ -99,13 +103,24 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         levels = config.levels
         args = (config.width, config.depth, config.kernel, config.dilation_growth, levels)
         self.encoder = Encoder(*args, config.code_dim)
-        self.quantizer = EMAQuantizer(
-            config.codebook_size,
-            config.code_dim,
-            config.ema_decay,
-            config.dead_after,
-            config.switch_cost,
-        )
+        self.quantizer: EMAQuantizer | ResidualQuantizer
+        if config.residual_codebook_size:
+            self.quantizer = ResidualQuantizer(
+                config.codebook_size,
+                config.residual_codebook_size,
+                config.code_dim,
+                config.ema_decay,
+                config.dead_after,
+                config.switch_cost,
+            )
+        else:
+            self.quantizer = EMAQuantizer(
+                config.codebook_size,
+                config.code_dim,
+                config.ema_decay,
+                config.dead_after,
+                config.switch_cost,
+            )
         self.decoder = Decoder(*args, config.code_dim)
         # Normalisation statistics: saved as artefact stats, not weights.
         self.register_buffer("mean", torch.zeros(N_CHANNELS), persistent=False)
@@ -122,6 +137,16 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
     def codebook_size(self) -> int:
         """K, the number of distinct motion tokens."""
         return self.config.codebook_size
+
+    @property
+    def codebooks(self) -> int:
+        """Codes per token: 1, or 2 (coarse, residual) with a residual codebook."""
+        return self.config.codebooks
+
+    @property
+    def residual_codebook_size(self) -> int:
+        """K2, codes of the residual codebook (0 without one)."""
+        return self.config.residual_codebook_size
 
     @property
     def frames_per_token(self) -> int:
@@ -278,7 +303,9 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
             params: (T, 61) float32 ``arkit`` parameters at :attr:`fps`.
 
         Returns:
-            (ceil(T / frames_per_token),) int64 tokens in [0, codebook_size).
+            (ceil(T / frames_per_token),) int64 tokens in [0, codebook_size); with a
+            residual codebook (ceil(T / frames_per_token), 2), the second column in
+            [0, residual_codebook_size).
         """
         return self.encode_batch([params])[0]
 
@@ -296,13 +323,14 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
                 (default: :data:`ENCODE_CHUNK_CELLS` over the codebook size).
 
         Returns:
-            One (ceil(T_i / frames_per_token),) int64 array per sequence, in input order.
+            One token array per sequence (shaped as :meth:`encode` gives), in input order.
         """
         r = self.frames_per_token
         if max_frames is None:
             max_frames = max(ENCODE_CHUNK_CELLS // self.codebook_size, 1)
         arrays = [_check_params(p, i) for i, p in enumerate(sequences)]
-        out: list[np.ndarray] = [np.zeros(0, np.int64)] * len(arrays)
+        empty = np.zeros((0,) if self.codebooks == 1 else (0, self.codebooks), np.int64)
+        out: list[np.ndarray] = [empty] * len(arrays)
         batch: list[int] = []
 
         def flush() -> None:
@@ -312,7 +340,11 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
             batch.clear()
 
         # Shortest first, so the sequence being added is always the batch's longest.
-        for i in sorted(range(len(arrays)), key=lambda i: len(arrays[i])):
+        # An empty sequence has no tokens; it never reaches the network (its convolutions
+        # need at least a kernel's width of frames).
+        for i in sorted(
+            (i for i in range(len(arrays)) if len(arrays[i])), key=lambda i: len(arrays[i])
+        ):
             if batch and _round_up(len(arrays[i]), r) * (len(batch) + 1) > max_frames:
                 flush()
             batch.append(i)
@@ -323,7 +355,7 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
     def _encode_padded(self, chunk: list[np.ndarray]) -> list[np.ndarray]:
         """Tokenize a few sequences in one zero-padded, masked batch."""
         z, token_mask, lengths = self._padded_latents(chunk)
-        indices = self.quantizer.assign(z.transpose(1, 2).float(), token_mask)  # (B, N)
+        indices = self.quantizer.assign(z.transpose(1, 2).float(), token_mask)  # (B, N[, 2])
         indices = indices.cpu().numpy().astype(np.int64)
         return [indices[i, : k // self.frames_per_token].copy() for i, k in enumerate(lengths)]
 
@@ -398,26 +430,33 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         """Turn tokens back into parameters.
 
         Args:
-            tokens: (N,) integer tokens in [0, codebook_size).
+            tokens: (N,) integer tokens in [0, codebook_size), or with a residual codebook
+                (N, 2) pairs as :meth:`encode` gives them.
 
         Returns:
             (N * frames_per_token, 61) float32 parameters within the ``arkit`` ranges
             (blendshapes clipped to [0, 1]).
         """
         tokens = np.asarray(tokens)
-        if tokens.ndim != 1 or not np.issubdtype(tokens.dtype, np.integer):
-            raise InvalidInputError(
-                f"tokens must be a 1-D integer array, got {tokens.dtype} {tokens.shape}"
-            )
-        if len(tokens) and (tokens.min() < 0 or tokens.max() >= self.codebook_size):
-            raise InvalidInputError(
-                f"tokens must lie in [0, {self.codebook_size}), got {tokens.min()}..{tokens.max()}"
-            )
+        tail = () if self.codebooks == 1 else (self.codebooks,)
+        if tokens.ndim != 1 + len(tail) or tokens.shape[1:] != tail:
+            raise InvalidInputError(f"tokens must be an (N, *{tail}) array, got {tokens.shape}")
+        if not np.issubdtype(tokens.dtype, np.integer):
+            raise InvalidInputError(f"tokens must be integers, got {tokens.dtype}")
+        sizes = [self.codebook_size, self.residual_codebook_size][: self.codebooks]
+        for level, size in enumerate(sizes):
+            column = tokens if tokens.ndim == 1 else tokens[:, level]
+            if len(column) and (column.min() < 0 or column.max() >= size):
+                raise InvalidInputError(
+                    f"tokens of codebook {level + 1} must lie in [0, {size}), got "
+                    f"{column.min()}..{column.max()}"
+                )
         if not len(tokens):
             return np.zeros((0, N_CHANNELS), np.float32)
         device = self.mean.device
-        idx = torch.from_numpy(tokens.astype(np.int64))[None].to(device)  # (1, N)
-        recon = self.decode_codes(self.quantizer.embed(idx), torch.ones_like(idx, dtype=torch.bool))
+        idx = torch.from_numpy(tokens.astype(np.int64))[None].to(device)  # (1, N[, 2])
+        mask = torch.ones(idx.shape[:2], dtype=torch.bool, device=device)
+        recon = self.decode_codes(self.quantizer.embed(idx), mask)
         params = self.denormalise(recon[0]).clamp(self.low, self.high)  # (T, 61)
         return params.cpu().numpy().astype(np.float32)
 

@@ -21,6 +21,9 @@ then ``decode``, which clips to the ``arkit`` ranges), and are compared with the
   ``perplexity``: exp of the entropy of the code histogram (K if all codes are equally
   frequent); ``repeat_rate``: the fraction of tokens equal to the token before them (how
   "slow" the token stream is, which makes it easier for a language model to predict).
+* With a residual codebook, ``residual_codebook_usage``, ``residual_perplexity`` and
+  ``residual_repeat_rate`` are the same figures for its second codes (the ones above are
+  the first codebook's).
 * ``peak_retention``: for every sequence and blendshape whose true peak reaches
   :data:`PEAK_FLOOR`, the reconstructed peak over the true one, averaged; a tokenizer that
   flattens strong expressions (a broad smile coming back as a faint one) shows here before
@@ -103,10 +106,10 @@ def reconstruction_metrics(tok: MotionTokenizer, sequences: list[np.ndarray]) ->
         shape_err.append(diff[:, :N_BLENDSHAPES].mean(1))
         head_err.append(np.degrees(diff[:, _HEAD]).mean(1))
         eye_err.append(np.degrees(diff[:, _EYES]).mean(1))
-    all_tokens = np.concatenate(tokens)
-    counts = np.bincount(all_tokens, minlength=tok.codebook_size)
-    p = counts[counts > 0] / counts.sum()
-    repeats = sum(int((t[1:] == t[:-1]).sum()) for t in tokens)
+    codes = _code_statistics([t if t.ndim == 1 else t[:, 0] for t in tokens], tok.codebook_size)
+    if tok.codebooks == 2:
+        second = _code_statistics([t[:, 1] for t in tokens], tok.residual_codebook_size)
+        codes.update({f"residual_{key}": value for key, value in second.items()})
     per_frame = np.concatenate(frame_errors)
     ratios = [r for rs in peak_ratios.values() for r in rs]
     worst = min(peak_ratios, key=lambda c: np.mean(peak_ratios[c]), default=None)
@@ -117,9 +120,7 @@ def reconstruction_metrics(tok: MotionTokenizer, sequences: list[np.ndarray]) ->
         "param_mae": float(np.concatenate(shape_err).mean()),
         "head_angle_error_deg": float(np.concatenate(head_err).mean()),
         "eye_angle_error_deg": float(np.concatenate(eye_err).mean()),
-        "codebook_usage": float((counts > 0).mean()),
-        "perplexity": float(math.exp(-(p * np.log(p)).sum())),
-        "repeat_rate": repeats / max(len(all_tokens) - len(tokens), 1),
+        **codes,
         "peak_retention": float(np.mean(ratios)) if ratios else float("nan"),
         "peak_retention_worst": (
             {"channel": ARKIT.channels[worst], "ratio": float(np.mean(peak_ratios[worst]))}
@@ -128,6 +129,19 @@ def reconstruction_metrics(tok: MotionTokenizer, sequences: list[np.ndarray]) ->
         ),
         "n_sequences": len(sequences),
         "n_frames": int(sum(len(s) for s in sequences)),
+    }
+
+
+def _code_statistics(tokens: list[np.ndarray], size: int) -> dict[str, float]:
+    """Usage, perplexity and repeat rate of one codebook's (N_i,) token streams."""
+    all_tokens = np.concatenate(tokens)
+    counts = np.bincount(all_tokens, minlength=size)
+    p = counts[counts > 0] / counts.sum()
+    repeats = sum(int((t[1:] == t[:-1]).sum()) for t in tokens)
+    return {
+        "codebook_usage": float((counts > 0).mean()),
+        "perplexity": float(math.exp(-(p * np.log(p)).sum())),
+        "repeat_rate": repeats / max(len(all_tokens) - len(tokens), 1),
     }
 
 
@@ -177,6 +191,7 @@ def tokenizer_report(
         "split": split,
         "corpus": str(corpus),
         "codebook_size": tok.codebook_size,
+        "residual_codebook_size": tok.residual_codebook_size,
         "frames_per_token": tok.frames_per_token,
         "fps": tok.fps,
         **metrics,
@@ -185,7 +200,8 @@ def tokenizer_report(
             "vertex_error_mm": TARGET_VERTEX_ERROR_MM,
             "codebook_usage": TARGET_CODEBOOK_USAGE,
             "met": metrics["vertex_error_mm"] <= TARGET_VERTEX_ERROR_MM
-            and metrics["codebook_usage"] >= TARGET_CODEBOOK_USAGE,
+            and metrics["codebook_usage"] >= TARGET_CODEBOOK_USAGE
+            and metrics.get("residual_codebook_usage", 1.0) >= TARGET_CODEBOOK_USAGE,
         },
     }
 
@@ -207,6 +223,16 @@ def format_report(report: dict[str, Any]) -> str:
         f"  eye angle error  {report['eye_angle_error_deg']:.3f} deg",
         f"  codebook usage   {100 * report['codebook_usage']:.1f} % "
         f"(perplexity {report['perplexity']:.1f}, repeat rate {report['repeat_rate']:.3f})",
+        *(
+            [
+                f"  residual codes   {report['residual_codebook_size']}: "
+                f"{100 * report['residual_codebook_usage']:.1f} % used "
+                f"(perplexity {report['residual_perplexity']:.1f}, "
+                f"repeat rate {report['residual_repeat_rate']:.3f})"
+            ]
+            if report.get("residual_codebook_size")
+            else []
+        ),
         f"  peaks kept       {100 * report['peak_retention']:.1f} % of blendshape peaks "
         f">= {PEAK_FLOOR}"
         + (

@@ -106,9 +106,10 @@ def init_codebook(tok: MotionTokenizer, data: MotionSplit, cfg: TokenizerTrainCo
         z, token_mask = tok.encode_latents(x, mask)  # (B, D, N), (B, N)
         latents.append(z.transpose(1, 2)[token_mask])  # (M, D)
     z = torch.cat(latents)
-    if len(z) < tok.codebook_size:
+    largest = max(tok.codebook_size, tok.residual_codebook_size)
+    if len(z) < largest:
         raise InvalidInputError(
-            f"{len(z)} encoder outputs cannot initialise {tok.codebook_size} codes; raise "
+            f"{len(z)} encoder outputs cannot initialise {largest} codes; raise "
             "kmeans_batches or batch_size, or use a bigger corpus"
         )
     tok.quantizer.initialise(z, _torch_generator(cfg.seed, 0, _KMEANS))

@@ -1,0 +1,91 @@
+"""The residual codebook: pairs of codes per frame, closer to the motion than one code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.tokenizer import (
+    MotionTokenizer,
+    TokenizerConfig,
+    TokenizerTrainConfig,
+    train_tokenizer,
+)
+from tdmm_lm.tokenizer.data import load_split
+from tdmm_lm.tokenizer.residual import ResidualQuantizer
+
+
+def _clusters(n: int, dim: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, dim, generator=g)
+
+
+def test_the_second_level_quantizes_what_the_first_leaves():
+    z = _clusters(600, 4, 0)
+    rvq = ResidualQuantizer(8, 8, 4, decay=0.9, dead_after=5)
+    rvq.initialise(z, torch.Generator().manual_seed(1))
+    rvq.eval()
+    out = rvq(z.t()[None], torch.ones(1, 600, dtype=torch.bool))
+    assert out.indices.shape == (1, 600, 2)
+    coarse = rvq.embed(out.indices[..., 0])  # the first level alone
+    both = rvq.embed(out.indices)
+    assert torch.allclose(both, out.quantized, atol=1e-5)  # straight-through rounding
+    error_one = (coarse[0].t() - z).pow(2).sum(1).mean()
+    error_two = (both[0].t() - z).pow(2).sum(1).mean()
+    assert error_two < 0.8 * error_one
+    # assign gives the forward pass's codes (no switch cost: nearest codes at each level)
+    assert torch.equal(rvq.assign(z[None], torch.ones(1, 600, dtype=torch.bool)), out.indices)
+
+
+def test_training_updates_both_codebooks_and_reaches_the_encoder():
+    z = _clusters(300, 4, 2).t()[None].requires_grad_(True)  # (1, D, N)
+    rvq = ResidualQuantizer(6, 6, 4, decay=0.5, dead_after=5)
+    rvq.initialise(z[0].t().detach(), torch.Generator().manual_seed(3))
+    first, second = rvq.first.codebook.clone(), rvq.residual.codebook.clone()
+    out = rvq(z, torch.ones(1, 300, dtype=torch.bool))
+    assert not torch.equal(first, rvq.first.codebook)
+    assert not torch.equal(second, rvq.residual.codebook)
+    (out.quantized.sum() + out.commit_loss).backward()
+    assert z.grad is not None and bool(z.grad.abs().sum() > 0)
+
+
+@pytest.fixture(scope="module")
+def residual_run(tiny_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tok_residual") / "tok"
+    cfg = TokenizerTrainConfig.from_recipe(
+        "tiny", corpus=str(tiny_corpus), output=str(out), steps=20, eval_interval=20,
+        model={"residual_codebook_size": 32},
+    )  # fmt: skip
+    return out, train_tokenizer(cfg)
+
+
+def test_a_residual_tokenizer_encodes_pairs_and_decodes_them(residual_run, tiny_corpus):
+    out, report = residual_run
+    tok = MotionTokenizer.from_pretrained(out)
+    assert tok.codebooks == 2 and tok.residual_codebook_size == 32
+    assert {"residual_codebook_usage", "residual_perplexity", "residual_repeat_rate"} <= set(report)
+    params = load_split(tiny_corpus, "val").sequences(1)[0]
+    tokens = tok.encode(params)
+    assert tokens.shape == (len(params), 2) and tokens.dtype == np.int64
+    assert tokens[:, 0].max() < tok.codebook_size and tokens[:, 1].max() < 32
+    assert tok.decode(tokens).shape == params.shape
+    assert tok.encode_batch([params[:7], params])[1].shape == tokens.shape
+    assert tok.encode(params[:0]).shape == (0, 2)
+
+
+def test_a_residual_tokenizer_refuses_single_codes_and_out_of_range_pairs(residual_run):
+    tok = MotionTokenizer.from_pretrained(residual_run[0])
+    with pytest.raises(InvalidInputError, match=r"\(N, \*\(2,\)\)"):
+        tok.decode(np.zeros(5, np.int64))
+    with pytest.raises(InvalidInputError, match="codebook 2 must lie in"):
+        tok.decode(np.array([[0, 32]]))
+
+
+def test_residual_size_is_checked_and_the_recipe_has_one():
+    with pytest.raises(ValueError, match="residual_codebook_size"):
+        TokenizerConfig(residual_codebook_size=1)
+    recipe = TokenizerTrainConfig.from_recipe("residual", corpus="C")
+    assert recipe.model.codebooks == 2
+    assert TokenizerTrainConfig.from_recipe("release", corpus="C").model.codebooks == 1
