@@ -61,3 +61,13 @@ def test_d0_head_still(fits):
     seq, report = fits["d0"]
     assert np.ptp(np.rad2deg(seq.params[:, 52:55]), axis=0).max() < 10.0
     assert report.jitter_head_deg < 0.5
+
+
+def test_d0_neutral_mouth_reads_as_rest(fits):
+    # The grin fills half the clip; the actor's resting mouth must not read as its opposite
+    # (a pucker) or as a frown before and after it.
+    seq, _ = fits["d0"]
+    t = times(seq)
+    rest = (t < 0.5) | (t > t[-1] - 0.3)
+    for name in ("mouthPucker", "mouthFunnel", "mouthFrownLeft", "mouthFrownRight"):
+        assert seq.channel(name)[rest].mean() < 0.2, name
