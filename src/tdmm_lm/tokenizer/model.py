@@ -104,23 +104,12 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
         args = (config.width, config.depth, config.kernel, config.dilation_growth, levels)
         self.encoder = Encoder(*args, config.code_dim)
         self.quantizer: EMAQuantizer | ResidualQuantizer
+        shared = (config.code_dim, config.ema_decay, config.dead_after, config.switch_cost)
         if config.residual_codebook_size:
-            self.quantizer = ResidualQuantizer(
-                config.codebook_size,
-                config.residual_codebook_size,
-                config.code_dim,
-                config.ema_decay,
-                config.dead_after,
-                config.switch_cost,
-            )
+            second = config.residual_codebook_size
+            self.quantizer = ResidualQuantizer(config.codebook_size, second, *shared)
         else:
-            self.quantizer = EMAQuantizer(
-                config.codebook_size,
-                config.code_dim,
-                config.ema_decay,
-                config.dead_after,
-                config.switch_cost,
-            )
+            self.quantizer = EMAQuantizer(config.codebook_size, *shared)
         self.decoder = Decoder(*args, config.code_dim)
         # Normalisation statistics: saved as artefact stats, not weights.
         self.register_buffer("mean", torch.zeros(N_CHANNELS), persistent=False)
