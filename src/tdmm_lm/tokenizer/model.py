@@ -434,7 +434,7 @@ class MotionTokenizer(nn.Module, PretrainedMixin):
             raise InvalidInputError(f"tokens must be integers, got {tokens.dtype}")
         sizes = [self.codebook_size, self.residual_codebook_size][: self.codebooks]
         for level, size in enumerate(sizes):
-            column = tokens if tokens.ndim == 1 else tokens[:, level]
+            column = tokens.reshape(len(tokens), -1)[:, level]
             if len(column) and (column.min() < 0 or column.max() >= size):
                 raise InvalidInputError(
                     f"tokens of codebook {level + 1} must lie in [0, {size}), got "

@@ -210,6 +210,14 @@ def format_report(report: dict[str, Any]) -> str:
     """A readable multi-line summary of a :func:`tokenizer_report`."""
     ctx = report.get("context", {})
     targets = report.get("targets", {})
+    residual = []
+    if report.get("residual_codebook_size"):
+        residual.append(
+            f"  residual codes   {report['residual_codebook_size']}: "
+            f"{100 * report['residual_codebook_usage']:.1f} % used "
+            f"(perplexity {report['residual_perplexity']:.1f}, "
+            f"repeat rate {report['residual_repeat_rate']:.3f})"
+        )
     lines = [
         f"motion tokenizer on {report.get('split', '?')} "
         f"({report['n_sequences']} sequences, {report['n_frames']} frames)",
@@ -223,16 +231,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"  eye angle error  {report['eye_angle_error_deg']:.3f} deg",
         f"  codebook usage   {100 * report['codebook_usage']:.1f} % "
         f"(perplexity {report['perplexity']:.1f}, repeat rate {report['repeat_rate']:.3f})",
-        *(
-            [
-                f"  residual codes   {report['residual_codebook_size']}: "
-                f"{100 * report['residual_codebook_usage']:.1f} % used "
-                f"(perplexity {report['residual_perplexity']:.1f}, "
-                f"repeat rate {report['residual_repeat_rate']:.3f})"
-            ]
-            if report.get("residual_codebook_size")
-            else []
-        ),
+        *residual,
         f"  peaks kept       {100 * report['peak_retention']:.1f} % of blendshape peaks "
         f">= {PEAK_FLOOR}"
         + (

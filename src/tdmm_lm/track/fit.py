@@ -319,18 +319,18 @@ def _identity(
     poses: Pose,
     config: FitConfig,
 ) -> np.ndarray:
-    """(478, 3) per-video neutral offset (step 3 of the module docstring), model mm."""
+    """(478, 3) per-video neutral offset (step 2 of the module docstring), model mm."""
     sample = _spread(len(valid), MAX_IDENTITY_FRAMES)
     pose = _take(poses, sample)
     observed = camera(valid[sample])
-    median = np.median(fitter.back_project(observed, pose) - fitter.rig.neutral, axis=0)
+    deviation = fitter.back_project(observed, pose) - fitter.rig.neutral  # (S, V, 3)
+    median = np.median(deviation, axis=0)
     median[tp.N_MESH_VERTICES :] = 0.0  # the irises move with the gaze, not the identity
     signed = fitter.signed_weights(observed, pose, median)  # (S, K)
     resting = np.percentile(signed, config.neutral_percentile, axis=0)  # (K,)
     fixed = np.zeros((1, len(FIXED_CHANNELS)))
     offset = median + fitter.rig.displacement(fitter.rig.expand(resting[None], fixed))[0]
     offset[tp.N_MESH_VERTICES :] = 0.0
-    deviation = fitter.back_project(observed, pose) - fitter.rig.neutral  # (S, V, 3)
     n_keep = max(1, round(config.neutral_share * len(sample)))
     for _ in range(config.identity_rounds):
         template = (fitter.rig.neutral + offset)[fitter.mesh]
