@@ -1,6 +1,5 @@
 """Training: schedule, checkpoints, resume after a kill, two processes, base models."""
 
-import dataclasses
 import json
 import os
 import signal
@@ -85,18 +84,6 @@ def test_refuses_to_overwrite_a_run(tiny_model_dir, tiny_config):
         train_lm(tiny_config(tiny_model_dir))
     with pytest.raises(InvalidInputError, match="cannot resume"):
         train_lm(tiny_config(tiny_model_dir, d_model=32), resume=True)
-
-
-def test_refuses_a_tokenizer_whose_tokens_are_pairs(tiny_tokenizer, tiny_config, tmp_path):
-    from tdmm_lm.tokenizer import MotionTokenizer
-
-    single = MotionTokenizer.from_pretrained(tiny_tokenizer)
-    config = dataclasses.replace(single.config, residual_codebook_size=8)
-    paired = MotionTokenizer(config)
-    paired.load_artifact_stats(single.artifact_stats())
-    paired.save_pretrained(tmp_path / "paired")
-    with pytest.raises(InvalidInputError, match="pairs of codes"):
-        train_lm(tiny_config(tmp_path / "run", tokenizer=str(tmp_path / "paired")))
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(
@@ -222,7 +209,8 @@ def test_weighted_loss_is_the_mean_cross_entropy_by_default_and_weighs_what_it_s
                   n_tokens=10, text_drop=torch.zeros(2, dtype=torch.bool),
                   summaries=torch.zeros(2, 0),
                   aux_targets=torch.zeros(2, 5, 0, dtype=torch.long),
-                  n_source=torch.tensor([1, 1]))  # fmt: skip
+                  n_source=torch.tensor([1, 1]), idx2=torch.full_like(idx, -1),
+                  targets2=torch.full_like(idx, -1))  # fmt: skip
     plain = torch.nn.functional.cross_entropy(logits.reshape(-1, v), targets.reshape(-1),
                                               ignore_index=-1)  # fmt: skip
     torch.testing.assert_close(weighted_loss(logits, batch, (lo, hi)), plain)

@@ -22,6 +22,7 @@ from tdmm_lm.lm.inference import (
     check_prompt,
     inference_threads,
     left_pad,
+    left_pad_residual,
     prompt_states,
     resolve_sampling,
 )
@@ -64,7 +65,8 @@ class TdmmModel:
         from tdmm_lm.lm.text import load_text_encoder
 
         self.text_encoder = load_text_encoder(config.text_encoder)
-        self.builder = TaskBuilder.for_encoder(vocab, self.text_encoder)
+        residual_codes = int(getattr(tokenizer, "residual_codebook_size", 0))
+        self.builder = TaskBuilder.for_encoder(vocab, self.text_encoder, residual_codes)
         self._motion_allowed = torch.from_numpy(vocab.motion_mask())
         text_allowed = vocab.text_mask()
         text_allowed[vocab.eos] = True
@@ -195,14 +197,20 @@ class TdmmModel:
                 draft=self.config.draft,
                 valid=valid,
             )
-            motion = out[:, idx.shape[1] :].numpy()  # (rows, longest)
+            motion = out[:, idx.shape[1] :].numpy()  # (rows, longest) or (rows, longest, 2)
             result = []
             for i, (prompt, n, f) in enumerate(zip(prompts, counts, frames, strict=True)):
-                params = self.tokenizer.decode(self.vocab.motion_codes(motion[i, :n]))[:f]
+                params = self.tokenizer.decode(self._motion_codes(motion[i, :n]))[:f]
                 params = np.clip(params, ARKIT.low, ARKIT.high).astype(np.float32)
                 meta = {"prompt": prompt, "seed": int(seed), "source": "tdmm-lm animate"}
                 result.append(FaceSequence(params, space="arkit", fps=self.fps, meta=meta))
         return result
+
+    def _motion_codes(self, generated: np.ndarray) -> np.ndarray:
+        """The tokenizer codes of generated motion: (N,) ids, or (N, 2) (id, residual code)."""
+        if generated.ndim == 1:
+            return self.vocab.motion_codes(generated)
+        return np.stack([self.vocab.motion_codes(generated[:, 0]), generated[:, 1]], axis=1)
 
     # -- Motion2Language ----------------------------------------------------------------------
 
@@ -308,14 +316,17 @@ class TdmmModel:
         sources = [self.builder.m2l_source(codes) for codes, _ in windows]
         idx, countdown, valid = left_pad(sources, self.vocab.pad)
         room = self.lm_block_size() - idx.shape[1]
-        summary = {}
+        extra: dict[str, torch.Tensor] = {}
+        residual = left_pad_residual(sources)
+        if residual is not None:  # code pairs: each frame's residual code
+            extra["idx2"] = residual
         gpt = getattr(self.lm, "config", None)
         if getattr(gpt, "summary_dim", 0):  # what <sep> reads
             from tdmm_lm.lm.summary import motion_summaries
 
             codes, params = zip(*windows, strict=True)
             stats = motion_summaries(gpt.summary_source, self.tokenizer, codes, params)
-            summary = {"summary": torch.from_numpy(stats)}
+            extra["summary"] = torch.from_numpy(stats)
         out = self.lm.generate(
             idx,
             min(MAX_CAPTION_TOKENS, room),
@@ -326,8 +337,10 @@ class TdmmModel:
             generator=generator,
             no_repeat_ngram=NO_REPEAT_NGRAM if self.config.backend == "gpt" else 0,
             valid=valid,
-            **summary,
+            **extra,
         )
+        if out.ndim == 3:  # code pairs: the captions are the ids
+            out = out[..., 0]
         texts = []
         for row in out[:, idx.shape[1] :].tolist():
             if self.vocab.eos in row:

@@ -40,7 +40,8 @@ class ClipSet:
 
     Attributes:
         ids: Sample ids.
-        codes: Motion codes of each clip, (N_i,) int64.
+        codes: Motion codes of each clip, (N_i,) int64, or (N_i, 2) code pairs with a
+            two-level tokenizer.
         prompts: The prompt that drove each clip's generation.
         captions: Each clip's reference captions (paraphrases).
         seconds: Each clip's duration.
@@ -170,6 +171,9 @@ class Batch:
         aux_targets: (B, T, H) int64 per-token labels of the motion input positions, ``-1``
             elsewhere (H is 0 when no example has labels).
         n_source: (B,) int64 source length of each row (what a prefix LM reads both ways).
+        idx2: (B, T) int64 residual code of each input position, -1 where none.
+        targets2: (B, T) int64 residual code of each target, -1 where no loss is taken.
+        paired: The examples carry code pairs (a two-level tokenizer).
     """
 
     idx: torch.Tensor
@@ -183,13 +187,27 @@ class Batch:
     summaries: torch.Tensor
     aux_targets: torch.Tensor
     n_source: torch.Tensor
+    idx2: torch.Tensor
+    targets2: torch.Tensor
+    paired: bool = False
 
     def model_kwargs(self) -> dict[str, torch.Tensor]:
-        """The optional model inputs: source lengths, and the summaries when a row has one."""
+        """The optional model inputs: source lengths, summaries and residual codes."""
         kwargs = {"prefix": self.n_source}
         if self.summaries.shape[1]:
             kwargs["summary"] = self.summaries
+        if self.paired:
+            kwargs["idx2"] = self.idx2
         return kwargs
+
+    def residual_targets(self, motion_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The residual head's targets: ``(coarse, residual)``, each (B, T), -1 where none.
+
+        ``coarse`` is the coarse code that each residual code refines.
+        """
+        at = self.targets2 >= 0
+        coarse = torch.where(at, self.targets - motion_offset, -1)
+        return coarse, self.targets2
 
 
 def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
@@ -203,11 +221,17 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
     idx = np.full((b, width), pad_id, dtype=np.int64)
     targets = np.full((b, width), -1, dtype=np.int64)
     countdown = np.full((b, width), COUNTDOWN_NONE, dtype=np.int64)
+    idx2 = np.full((b, width), -1, dtype=np.int64)
+    targets2 = np.full((b, width), -1, dtype=np.int64)
     for i, (e, n) in enumerate(zip(examples, rows, strict=True)):
         idx[i, :n] = (e.tokens if e.inputs is None else e.inputs)[:n]
         targets[i, :n] = e.tokens[1 : n + 1]
         targets[i, : e.n_source - 1] = -1  # no loss on predicting the source
         countdown[i, :n] = e.countdown[:n]
+        if e.codes2 is not None:
+            idx2[i, :n] = (e.codes2 if e.inputs2 is None else e.inputs2)[:n]
+            targets2[i, :n] = e.codes2[1 : n + 1]
+            targets2[i, : e.n_source - 1] = -1
     width_s = max((len(e.summary) for e in examples if e.summary is not None), default=0)
     summaries = np.zeros((b, width_s), dtype=np.float32)
     for i, e in enumerate(examples):
@@ -240,6 +264,9 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
         summaries=torch.from_numpy(summaries),
         aux_targets=torch.from_numpy(aux),
         n_source=torch.tensor([min(e.n_source, n) for e, n in zip(examples, rows, strict=True)]),
+        idx2=torch.from_numpy(idx2),
+        targets2=torch.from_numpy(targets2),
+        paired=any(e.codes2 is not None for e in examples),
     )
 
 
@@ -262,7 +289,9 @@ def draw_example(
     if motion_noise > 0:
         v = builder.vocab
         span = (v.motion_offset, v.motion_offset + v.codebook_size)
-        example = example.with_motion_noise(rng.uniform(0, motion_noise), span, rng)
+        example = example.with_motion_noise(
+            rng.uniform(0, motion_noise), span, rng, builder.residual_codes
+        )
     return example
 
 

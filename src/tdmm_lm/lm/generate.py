@@ -18,7 +18,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["block_repeats", "combine_guidance", "drafted_generate", "filter_logits", "sample_next"]
+__all__ = [
+    "block_repeats",
+    "combine_guidance",
+    "drafted_generate",
+    "filter_logits",
+    "sample_next",
+    "sample_residual",
+]
 
 
 def filter_logits(
@@ -94,6 +101,43 @@ def combine_guidance(logits: torch.Tensor, guidance: float | None) -> torch.Tens
     return uncond + guidance * (cond - uncond)
 
 
+def sample_residual(
+    model: Any,
+    states: torch.Tensor,
+    ids: torch.Tensor,
+    guidance: float | None,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """The residual code of each sampled id, drawn from the model's residual head.
+
+    Args:
+        model: A ``TdmmGPT`` with ``residual_codes``.
+        states: (B, C) final states of the positions that predicted ``ids`` (2n rows when
+            guided: the residual logits are guided like the coarse ones).
+        ids: (n,) sampled token ids.
+        guidance: Classifier-free guidance scale, or None.
+        temperature: Softmax temperature (0 = greedy).
+        top_k: Keep the k most likely codes only.
+        top_p: Nucleus mass.
+        generator: Random generator.
+
+    Returns:
+        (n,) int64 residual codes, -1 where the id is not a motion token.
+    """
+    c = model.config
+    code = ids - c.motion_offset
+    is_motion = (code >= 0) & (code < c.motion_codes)
+    if not bool(is_motion.any()):
+        return torch.full_like(ids, -1)
+    rows = code.clamp(0, c.motion_codes - 1).repeat(states.shape[0] // len(ids))
+    logits = combine_guidance(model.residual_logits(states, rows), guidance)  # (n, K2)
+    residual = sample_next(logits, temperature, top_k, top_p, None, generator)
+    return torch.where(is_motion, residual, -1)
+
+
 def block_repeats(logits: torch.Tensor, generated: torch.Tensor, n: int) -> torch.Tensor:
     """Mask the ids that would repeat an n-gram of ``generated`` (B, L); logits (B, V)."""
     if generated.shape[1] < n:
@@ -144,6 +188,7 @@ def drafted_generate(
     generator: torch.Generator | None,
     guidance: float | None,
     head_rows: tuple[int, int] | None = None,
+    idx2: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Generate ``max_new_tokens`` tokens with repeat drafts of up to ``draft`` tokens a pass.
 
@@ -151,41 +196,77 @@ def drafted_generate(
     fixed length). Rows are one prompt, or two with guidance (with and without text).
     ``head_rows`` limits the output layer to the allowed ids once the prompt is read.
 
+    With code pairs (``idx2`` given) a draft repeats the last *pair*. The coarse code is
+    checked first; once it is kept, the residual code is checked against the residual head
+    given that coarse code, and a refusal there ends the pass with the coarse code and a
+    redrawn residual one. Each stage is a speculative-sampling test, so the pair is
+    distributed as ``p(coarse) p(residual | coarse)``, exactly as plain sampling would draw it.
+
     Returns:
-        (B, T + max_new_tokens) int64.
+        (B, T + max_new_tokens) int64, or (B, T + max_new_tokens, 2) with pairs.
     """
     b = idx.shape[0]
+    paired = idx2 is not None
     sampling = {"top_k": top_k, "top_p": top_p, "allowed": allowed}
+    residual_sampling = {"top_k": top_k, "top_p": top_p, "allowed": None}
     cache = model.new_cache(b)
     source = torch.full((b,), idx.shape[1], dtype=torch.long)  # the prompt is the source
     logits, _ = model(idx, countdown=countdown, text_states=text_states, text_mask=text_mask,
-                      cache=cache, prefix=source)  # fmt: skip
+                      cache=cache, prefix=source, idx2=idx2)  # fmt: skip
     first = sample_next(combine_guidance(logits[:, -1], guidance), temperature, top_k, top_p,
                         allowed, generator)  # fmt: skip
+
+    def residual_of(states: torch.Tensor, token: int) -> int:
+        ids = torch.tensor([token])
+        return int(sample_residual(model, states, ids, guidance, temperature, top_k, top_p,
+                                   generator)[0])  # fmt: skip
+
     out = [int(first[0])]
+    out2 = [residual_of(model.last_states[:, -1], out[0])] if paired else []
+    offset = model.config.motion_offset
     while len(out) < max_new_tokens:
         k = min(draft, max_new_tokens - len(out))
         pending = out[-1]
         feed = torch.full((b, k + 1), pending, dtype=torch.long)  # the last token + k repeats
+        feed2 = torch.full((b, k + 1), out2[-1], dtype=torch.long) if paired else None
         at = len(out) - 1  # index of ``pending`` among the generated tokens
         cd = new_countdown[at : at + k + 1].expand(b, k + 1)
         logits, _ = model(feed, countdown=cd, cache=cache, all_logits=True,
-                          head_rows=head_rows)  # (B, k+1, V)  # fmt: skip
+                          head_rows=head_rows, idx2=feed2)  # (B, k+1, V)  # fmt: skip
+        states = model.last_states  # (B, k+1, C)
         logits = combine_guidance(logits, guidance)  # (1, k+1, V)
-        replacement = None
+        replacement = None  # the (coarse, residual) pair that ends the pass, if any
         kept = 0
         for j in range(k):  # logits[:, j] scores the token after feed[j]: draft j+1
-            replacement = _accept(logits[:, j], pending, temperature, sampling, generator)
-            if replacement is not None:
+            coarse = _accept(logits[:, j], pending, temperature, sampling, generator)
+            if coarse is not None:
+                replacement = (coarse, residual_of(states[:, j], coarse) if paired else -1)
                 break
+            if paired:
+                code = torch.full((states.shape[0],), pending - offset)
+                scores = combine_guidance(model.residual_logits(states[:, j], code), guidance)
+                redrawn = _accept(scores, out2[-1], temperature, residual_sampling, generator)
+                if redrawn is not None:
+                    replacement = (pending, redrawn)
+                    break
             kept += 1
         out.extend([pending] * kept)
+        if paired:
+            out2.extend([out2[-1]] * kept)
         if replacement is None:  # every draft kept: the pass also scored the next token
             if len(out) < max_new_tokens:
                 nxt = sample_next(logits[:, k], temperature, top_k, top_p, allowed, generator)
                 out.append(int(nxt[0]))
+                if paired:
+                    out2.append(residual_of(states[:, k], out[-1]))
         else:
-            out.append(replacement)
+            out.append(replacement[0])
+            if paired:
+                out2.append(replacement[1])
         cache.length -= k - kept  # forget the refused drafts' keys and values
     new = torch.tensor(out[:max_new_tokens], dtype=torch.long).expand(b, -1)
-    return torch.cat([idx, new], dim=1)
+    seq = torch.cat([idx, new], dim=1)
+    if not paired:
+        return seq
+    new2 = torch.tensor(out2[:max_new_tokens], dtype=torch.long).expand(b, -1)
+    return torch.stack([seq, torch.cat([idx2, new2], dim=1)], dim=-1)

@@ -22,6 +22,7 @@ __all__ = [
     "check_prompt",
     "inference_threads",
     "left_pad",
+    "left_pad_residual",
     "prompt_states",
     "resolve_sampling",
 ]
@@ -103,6 +104,22 @@ def left_pad(sources: list[Any], pad_id: int) -> tuple[torch.Tensor, torch.Tenso
         countdown[i, width - n :] = torch.from_numpy(src.countdown)
         valid[i, width - n :] = True
     return idx, countdown, valid
+
+
+def left_pad_residual(sources: list[Any]) -> torch.Tensor | None:
+    """The residual codes of sources padded as :func:`left_pad` pads them.
+
+    Returns:
+        (B, L) int64 with -1 where none, or None when the sources carry no code pairs.
+    """
+    if all(src.codes2 is None for src in sources):
+        return None
+    width = max(len(src.tokens) for src in sources)
+    idx2 = torch.full((len(sources), width), -1, dtype=torch.long)
+    for i, src in enumerate(sources):
+        if src.codes2 is not None:
+            idx2[i, width - len(src.codes2) :] = torch.from_numpy(src.codes2)
+    return idx2
 
 
 def prompt_states(

@@ -17,6 +17,13 @@ Read top to bottom: the config, then the model and its ``generate``; the blocks 
   to a linear read of those channels.
 * **Text prefix.** When ``text_dim > 0``, each ``<txt>`` placeholder token is replaced by a
   projected token state of the frozen sentence encoder (:mod:`tdmm_lm.lm.text`), in order.
+* **Code pairs.** With a two-level tokenizer (``residual_codes > 0``) a frame's token is a
+  pair: its coarse code is the vocabulary id at the position, and its residual code rides
+  along in a parallel input (``idx2``, -1 where there is none) whose embedding is added.
+  The output layer names the coarse code; a small residual head then names the residual
+  code from the same state and the coarse code it follows (teacher-forced in training,
+  the sampled one in generation). One position per frame, so sequences, the KV cache and
+  the countdown stay as they are (the design of RQ-Transformer's depth step, cut to two).
 
 Generation takes a batch of prompts of different lengths by padding them on the left: the
 padding is masked out of attention and each row's positions count from its first real token,
@@ -34,7 +41,13 @@ from torch.nn import functional as F
 
 from tdmm_lm.artifacts import PretrainedMixin
 from tdmm_lm.lm.blocks import Block, KVCache, attention_mask
-from tdmm_lm.lm.generate import block_repeats, combine_guidance, drafted_generate, sample_next
+from tdmm_lm.lm.generate import (
+    block_repeats,
+    combine_guidance,
+    drafted_generate,
+    sample_next,
+    sample_residual,
+)
 from tdmm_lm.lm.summary import SummarySource
 
 __all__ = ["COUNTDOWN_NONE", "GPTConfig", "KVCache", "TdmmGPT"]
@@ -75,6 +88,7 @@ class GPTConfig:
             see :mod:`tdmm_lm.lm.frame_labels`).
         aux_layer: Blocks after which the auxiliary heads read the stream. Below the top,
             so that the caption positions of the blocks above can attend to what they learn.
+        residual_codes: K2, residual codes of a two-level tokenizer (0 = one code a frame).
         prefix_lm: Read each sequence's source (everything before the first target token)
             with bidirectional attention, as a prefix LM does; the target stays causal. In
             Motion2Language every motion token then sees the whole clip, which is what
@@ -99,6 +113,7 @@ class GPTConfig:
     summary_source: str = "tokens"
     aux_classes: tuple[int, ...] = ()
     aux_layer: int = 1
+    residual_codes: int = 0
     prefix_lm: bool = False
 
     def __post_init__(self) -> None:
@@ -119,6 +134,11 @@ class GPTConfig:
             )
         if self.summary_source not in {m.value for m in SummarySource}:
             raise ValueError(f"unknown summary_source {self.summary_source!r}")
+        if self.residual_codes < 0 or (self.residual_codes and self.motion_codes < 1):
+            raise ValueError(
+                f"residual codes need motion codes, got residual_codes={self.residual_codes}, "
+                f"motion_codes={self.motion_codes}"
+            )
         if self.text_dim < 0:
             raise ValueError(f"text_dim must be >= 0, got {self.text_dim}")
         if self.motion_feature_dim and not (
@@ -163,6 +183,19 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         if c.aux_classes:  # per-token label heads (training only, see frame_labels)
             self.aux_norm = nn.LayerNorm(c.d_model, bias=c.bias)
             self.aux_heads = nn.ModuleList(nn.Linear(c.d_model, n) for n in c.aux_classes)
+        if c.residual_codes:
+            self.residual_in = nn.Embedding(c.residual_codes, c.d_model)
+            # The residual head reads the state plus the coarse code it refines.
+            self.residual_cond = nn.Embedding(c.motion_codes, c.d_model)
+            self.residual_head = nn.Sequential(
+                nn.LayerNorm(c.d_model, bias=c.bias),
+                nn.Linear(c.d_model, c.d_model, bias=c.bias),
+                nn.GELU(),
+                nn.Linear(c.d_model, c.residual_codes, bias=False),
+            )
+        #: Final-layer states of the last forward pass (B, T, C), for the residual head
+        #: during generation; not kept in training.
+        self.last_states: torch.Tensor | None = None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             Block(c.d_model, c.n_head, c.dropout, c.bias) for _ in range(c.n_layer)
@@ -234,11 +267,13 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         start: int,
         pads: torch.Tensor | None = None,
         summary: torch.Tensor | None = None,
+        idx2: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Input embeddings of positions ``start … start+T-1``, (B, T, C).
 
         ``pads`` (B,) shifts each row's positions back by its left padding; ``summary``
-        (B, S) is each row's motion summary, added at its summary token.
+        (B, S) is each row's motion summary, added at its summary token; ``idx2`` (B, T) the
+        residual code at each position (-1 = none).
         """
         t = idx.shape[1]
         if start + t > self.config.block_size:
@@ -252,6 +287,8 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             is_motion = (code >= 0) & (code < c.motion_codes)  # (B, T)
             feats = self.motion_features[code.clamp(0, c.motion_codes - 1)]  # (B, T, F)
             x = x + self.motion_in(feats) * is_motion[..., None]
+        if c.residual_codes and idx2 is not None:
+            x = x + self.residual_in(idx2.clamp(min=0)) * (idx2 >= 0)[..., None]
         if c.summary_dim and summary is not None:
             at = (idx == c.summary_token_id)[..., None]  # (B, T, 1)
             z = (summary.to(x.dtype) - self.summary_mean) / self.summary_std  # (B, S)
@@ -286,6 +323,9 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         summary: torch.Tensor | None = None,
         aux_targets: torch.Tensor | None = None,
         prefix: torch.Tensor | None = None,
+        idx2: torch.Tensor | None = None,
+        residual_targets: tuple[torch.Tensor, torch.Tensor] | None = None,
+        aux_weight: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Next-token logits and the losses their targets define.
 
@@ -306,17 +346,23 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             prefix: (B,) int64 length of each row's source, read bidirectionally when the
                 model is a prefix LM (``GPTConfig.prefix_lm``; ignored otherwise). Only on
                 a call that starts the sequence (a pass after cached positions is causal).
+            idx2: (B, T) int64 residual code of each position, -1 where none (models with
+                ``residual_codes``).
+            residual_targets: ``(coarse, residual)``, each (B, T) int64: the next frame's
+                coarse code (0 … K-1) and residual code, -1 where no loss is taken.
+            aux_weight: Weight of the auxiliary cross-entropy in ``loss``.
 
         Returns:
             ``(logits, loss)``: logits are (B, T, V) with targets or ``all_logits``, else
             (B, 1, V) for the last position only. ``loss`` is a scalar tensor: the mean
-            cross-entropy of ``targets``, plus the mean over heads of the auxiliary
-            cross-entropy given ``aux_targets``; None with neither.
+            cross-entropy of ``targets``, plus ``aux_weight`` times the mean over heads of
+            the auxiliary cross-entropy given ``aux_targets``, plus the mean residual-code
+            cross-entropy given ``residual_targets``; None with none of them.
         """
         start = cache.length if cache is not None else 0
         padded = cache is not None and cache.valid is not None
         pads = cache.pads if padded else None
-        x = self.embed(idx, countdown, text_states, text_mask, start, pads, summary)  # (B, T, C)
+        x = self.embed(idx, countdown, text_states, text_mask, start, pads, summary, idx2)
         if not (self.config.prefix_lm and start == 0):
             prefix = None
         mask = None
@@ -331,19 +377,41 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         if cache is not None:
             cache.length += idx.shape[1]
         x = self.ln_f(x)
+        if not torch.is_grad_enabled():
+            self.last_states = x
+        side = [aux_weight * aux_loss] if aux_loss is not None else []
+        if residual_targets is not None:
+            side.append(self.residual_loss(x, *residual_targets))
+        side_loss = sum(side[1:], side[0]) if side else None
         if targets is None:
             x = x if all_logits else x[:, -1:]  # (B, T or 1, C)
             if head_rows is None:
-                return self.head(x), aux_loss  # (B, T or 1, V)
+                return self.head(x), side_loss  # (B, T or 1, V)
             lo, hi = head_rows
             logits = x.new_full((*x.shape[:2], self.config.vocab_size), -math.inf)
             logits[..., lo:hi] = self.head(x, lo, hi)
-            return logits, aux_loss
+            return logits, side_loss
         logits = self.head(x)  # (B, T, V)
         loss = F.cross_entropy(
             logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1
         )
-        return logits, loss if aux_loss is None else loss + aux_loss
+        return logits, loss if side_loss is None else loss + side_loss
+
+    def residual_logits(self, states: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        """(..., K2) residual-code logits of final states (..., C) given coarse codes (...)."""
+        if not self.config.residual_codes:
+            raise ValueError("this model reads one code a frame; it has no residual head")
+        return self.residual_head(states + self.residual_cond(coarse))
+
+    def residual_loss(
+        self, states: torch.Tensor, coarse: torch.Tensor, residual: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean cross-entropy of the residual codes where ``residual >= 0``; states (B, T, C)."""
+        at = residual >= 0  # (B, T)
+        if not bool(at.any()):
+            return states.sum() * 0.0  # keeps every rank's graph the same shape
+        logits = self.residual_logits(states[at], coarse[at])  # (n, K2)
+        return F.cross_entropy(logits, residual[at])
 
     def aux_loss(self, x: torch.Tensor, aux_targets: torch.Tensor) -> torch.Tensor:
         """Mean over the auxiliary heads of their cross-entropy on (B, T, C) states."""
@@ -388,6 +456,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         draft: int = 0,
         valid: torch.Tensor | None = None,
         summary: torch.Tensor | None = None,
+        idx2: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Continue ``idx`` by sampling up to ``max_new_tokens`` tokens.
 
@@ -419,9 +488,13 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 ``eos_id``, no ``no_repeat_ngram`` and a single prompt.
             valid: (B, T) bool, False at the left padding of ``idx`` (None = no padding).
             summary: (B, S) motion summaries for the prompt's summary tokens.
+            idx2: (B, T) int64 residual codes of the prompt, -1 where none (a model with
+                ``residual_codes``; None means none anywhere).
 
         Returns:
-            (B, T + n) int64: the prompt followed by the n generated ids.
+            (B, T + n) int64: the prompt followed by the n generated ids; for a model with
+            ``residual_codes``, (B, T + n, 2) with each position's residual code (-1 where
+            none) in the last column.
         """
         b, t = idx.shape
         if t + max_new_tokens > self.config.block_size:
@@ -440,24 +513,28 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             raise ValueError("left-padded prompts need the KV cache")
         head_rows = _contiguous_range(allowed)
         prompts = b // 2 if guidance is not None else b
+        paired = self.config.residual_codes > 0
+        if paired and idx2 is None:
+            idx2 = torch.full_like(idx, -1)
         if draft and use_cache and eos_id is None and not no_repeat_ngram and prompts == 1:
             return drafted_generate(
                 self, idx, max_new_tokens, draft=draft, countdown=countdown,
                 new_countdown=new_countdown[0], text_states=text_states, text_mask=text_mask,
                 allowed=allowed, temperature=temperature, top_k=top_k, top_p=top_p,
-                generator=generator, guidance=guidance, head_rows=head_rows,
+                generator=generator, guidance=guidance, head_rows=head_rows, idx2=idx2,
             )  # fmt: skip
         cache = self.new_cache(b) if use_cache else None
         if cache is not None and padded:
             cache.valid = torch.ones(b, self.config.block_size, dtype=torch.bool)
             cache.valid[:, :t] = valid
             cache.pads = (~valid).sum(1)
-        seq, cds = idx, countdown
+        seq, cds, seq2 = idx, countdown, idx2
         source = torch.full((b,), t, dtype=torch.long)  # the prompt is the whole source
         logits, _ = self(
             idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache,
-            summary=summary, prefix=source,
+            summary=summary, prefix=source, idx2=idx2,
         )  # fmt: skip
+        nxt2 = None
         done = torch.zeros(b, dtype=torch.bool)
         for i in range(max_new_tokens):
             # With guidance (1, V): pushed away from the text-free prediction.
@@ -466,6 +543,11 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 step_logits = block_repeats(step_logits, seq[: len(step_logits), t:],
                                             no_repeat_ngram)  # fmt: skip
             nxt = sample_next(step_logits, temperature, top_k, top_p, allowed, generator)
+            if paired:
+                nxt2 = sample_residual(self, self.last_states[:, -1], nxt, guidance,
+                                       temperature, top_k, top_p, generator)  # fmt: skip
+                nxt2 = nxt2.repeat(b // len(nxt2))
+                seq2 = torch.cat([seq2, nxt2[:, None]], dim=1)
             nxt = nxt.repeat(b // len(nxt))  # (B,): with guidance both rows continue alike
             seq = torch.cat([seq, nxt[:, None]], dim=1)  # (B, T+i+1)
             if eos_id is not None:
@@ -477,11 +559,14 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             cd_next = new_countdown[:, i : i + 1]  # (B, 1)
             cds = torch.cat([cds, cd_next], dim=1)
             if cache is not None:
-                logits, _ = self(nxt[:, None], countdown=cd_next, cache=cache, head_rows=head_rows)
+                step2 = nxt2[:, None] if paired else None
+                logits, _ = self(nxt[:, None], countdown=cd_next, cache=cache,
+                                 head_rows=head_rows, idx2=step2)  # fmt: skip
             else:  # recompute everything (reference path, used to test the cache)
                 logits, _ = self(seq, countdown=cds, text_states=text_states,
-                                 text_mask=text_mask, summary=summary, prefix=source)  # fmt: skip
-        return seq
+                                 text_mask=text_mask, summary=summary, prefix=source,
+                                 idx2=seq2)  # fmt: skip
+        return torch.stack([seq, seq2], dim=-1) if paired else seq
 
 
 def _contiguous_range(allowed: torch.Tensor | None) -> tuple[int, int] | None:

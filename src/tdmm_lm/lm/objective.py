@@ -51,7 +51,10 @@ def evaluate(
         ``tok_change_acc`` (the same where the motion token differs from the one before: how
         much of Tok is more than holding still), ``tok_repeat_share`` (the share of motion
         targets that repeat the token before) and ``text_acc`` (next-subword accuracy of
-        Motion2Language); NaN when a task is absent.
+        Motion2Language); NaN when a task is absent. With code pairs a motion token is a
+        frame's pair: ``tok_acc`` counts a pair right when both codes are, given the true
+        past, and ``tok_coarse_acc`` / ``tok_residual_acc`` score each code alone (the
+        residual one given the true coarse code).
     """
     was_training = lm.training
     lm.eval()
@@ -67,7 +70,10 @@ def evaluate(
         "change_n": 0,
         "text": 0,
         "text_n": 0,
+        "coarse": 0,
+        "residual": 0,
     }
+    paired = False
     ordered = sorted(examples, key=len)
     for k in range(0, len(ordered), EVAL_BATCH):
         batch = collate(ordered[k : k + EVAL_BATCH], vocab.pad, block_size)
@@ -79,12 +85,25 @@ def evaluate(
         )  # (B, T)
         hit = logits.argmax(-1) == batch.targets  # (B, T)
         valid = batch.targets >= 0
+        coarse_hit = hit
+        if batch.paired:  # a frame's token is right when both of its codes are
+            paired = True
+            coarse, residual = batch.residual_targets(vocab.motion_offset)
+            at = residual >= 0
+            residual_hit = torch.zeros_like(hit)
+            if bool(at.any()):
+                scores = lm.residual_logits(lm.last_states[at], coarse[at])
+                residual_hit[at] = scores.argmax(-1) == residual[at]
+            hit = hit & (residual_hit | ~at)
         is_motion = motion[batch.targets.clamp(min=0)] & valid
         changes = is_motion & (batch.targets != batch.idx)  # the input holds the token before
         for row, task in enumerate(batch.tasks):
             sums[f"{task}_nll"] += float(nll[row][valid[row]].sum())
             sums[f"{task}_n"] += int(valid[row].sum())
             if task == "l2m":
+                if paired:
+                    sums["coarse"] += int(coarse_hit[row][is_motion[row]].sum())
+                    sums["residual"] += int(residual_hit[row][is_motion[row]].sum())
                 sums["tok"] += int(hit[row][is_motion[row]].sum())
                 sums["tok_n"] += int(is_motion[row].sum())
                 sums["change"] += int(hit[row][changes[row]].sum())
@@ -97,7 +116,7 @@ def evaluate(
     def ratio(a: str, b: str) -> float:
         return sums[a] / sums[b] if sums[b] else float("nan")
 
-    return {
+    metrics = {
         "l2m_loss": ratio("l2m_nll", "l2m_n"),
         "m2l_loss": ratio("m2l_nll", "m2l_n"),
         "tok_acc": ratio("tok", "tok_n"),
@@ -105,6 +124,10 @@ def evaluate(
         "tok_repeat_share": 1.0 - ratio("change_n", "tok_n"),
         "text_acc": ratio("text", "text_n"),
     }
+    if paired:
+        metrics["tok_coarse_acc"] = ratio("coarse", "tok_n")
+        metrics["tok_residual_acc"] = ratio("residual", "tok_n")
+    return metrics
 
 
 def weighted_loss(

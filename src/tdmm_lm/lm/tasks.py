@@ -12,6 +12,9 @@ encoder, as one ``<txt>`` slot per encoder token (the model fills the slots with
 encoder states). The countdown of every motion position (how many motion tokens are still to
 come after it) is stored with the example; the position just before the first motion token
 carries the full count N.
+
+With a two-level tokenizer a frame's codes are a pair: the coarse code is the ``<m_..>`` id
+and the residual code is stored beside it (``Example.codes2``), one position per frame.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ import numpy as np
 from tdmm_lm.lm.model import COUNTDOWN_NONE
 from tdmm_lm.lm.vocab import Vocab
 
-__all__ = ["L2M_TEMPLATES", "M2L_TEMPLATES", "Example", "TaskBuilder", "countdown_for"]
+__all__ = [
+    "L2M_TEMPLATES",
+    "M2L_TEMPLATES",
+    "Example",
+    "TaskBuilder",
+    "countdown_for",
+    "split_codes",
+]
 
 #: Longest prompt, in tokens (BPE subwords or encoder tokens); longer prompts are cut.
 MAX_PROMPT_TOKENS = 96
@@ -67,6 +77,10 @@ class Example:
             (:mod:`tdmm_lm.lm.summary`); None = none.
         frame_labels: (N, H) int64 segment labels of the N motion tokens, for the auxiliary
             heads (:mod:`tdmm_lm.lm.frame_labels`); None = none.
+        codes2: (L,) int64 residual code of each position, -1 where none; None for a
+            one-code tokenizer.
+        inputs2: (L,) int64 residual codes the model reads instead of ``codes2`` (the
+            corrupted copy of :meth:`with_motion_noise`); None reads ``codes2``.
     """
 
     tokens: np.ndarray
@@ -78,12 +92,18 @@ class Example:
     inputs: np.ndarray | None = None
     summary: np.ndarray | None = None
     frame_labels: np.ndarray | None = None
+    codes2: np.ndarray | None = None
+    inputs2: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
 
     def with_motion_noise(
-        self, rate: float, motion_ids: tuple[int, int], rng: np.random.Generator
+        self,
+        rate: float,
+        motion_ids: tuple[int, int],
+        rng: np.random.Generator,
+        residual_codes: int = 0,
     ) -> Example:
         """A copy whose *input* motion tokens are replaced by random ones at ``rate``.
 
@@ -96,13 +116,19 @@ class Example:
             rate: Share of motion input tokens replaced.
             motion_ids: ``[first, last)`` ids of the motion tokens.
             rng: Random generator.
+            residual_codes: K2 of a two-level tokenizer; a replaced frame then gets a
+                random residual code too.
         """
         lo, hi = motion_ids
         inputs = self.tokens.copy()
         is_motion = (inputs >= lo) & (inputs < hi)
         hit = is_motion & (rng.random(len(inputs)) < rate)
         inputs[hit] = rng.integers(lo, hi, int(hit.sum()))
-        return dataclasses.replace(self, inputs=inputs)
+        inputs2 = None
+        if self.codes2 is not None and residual_codes:
+            inputs2 = self.codes2.copy()
+            inputs2[hit] = rng.integers(0, residual_codes, int(hit.sum()))
+        return dataclasses.replace(self, inputs=inputs, inputs2=inputs2)
 
 
 def countdown_for(length: int, motion_start: int, n_motion: int) -> np.ndarray:
@@ -114,6 +140,23 @@ def countdown_for(length: int, motion_start: int, n_motion: int) -> np.ndarray:
     cd = np.full(length, COUNTDOWN_NONE, dtype=np.int64)
     cd[motion_start - 1 : motion_start + n_motion] = np.arange(n_motion, -1, -1)
     return cd
+
+
+def split_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A clip's codes, (N,) or (N, 2) pairs, as (coarse (N,), residual (N,) or None)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.ndim == 2 and codes.shape[1] == 2:
+        return codes[:, 0], codes[:, 1]
+    if codes.ndim != 1:
+        raise ValueError(f"motion codes must be (N,) or (N, 2), got {codes.shape}")
+    return codes, None
+
+
+def _codes2_around(before: int, residual: np.ndarray | None, after: int) -> np.ndarray | None:
+    """The residual codes of a sequence: -1 on ``before`` and ``after`` positions."""
+    if residual is None:
+        return None
+    return np.concatenate([np.full(before, -1), residual, np.full(after, -1)]).astype(np.int64)
 
 
 class TaskBuilder:
@@ -128,23 +171,25 @@ class TaskBuilder:
         text_tokenizer: Prompt -> encoder token ids, or None for BPE prompts.
         slots_per_prompt: ``<txt>`` slots a prompt takes; 0 means one per encoder token
             (a pooled sentence encoder fills a single slot).
+        residual_codes: K2 of a two-level motion tokenizer (0 = one code a frame).
     """
 
     def __init__(
-        self, vocab: Vocab, text_tokenizer=None, slots_per_prompt: int = 0
+        self, vocab: Vocab, text_tokenizer=None, slots_per_prompt: int = 0, residual_codes: int = 0
     ) -> None:  # text_tokenizer: Callable[[str], list[int]]
         self.vocab = vocab
+        self.residual_codes = residual_codes
         self.text_tokenizer = text_tokenizer
         self.slots_per_prompt = slots_per_prompt
         self._l2m = [self._pieces(t) for t in L2M_TEMPLATES]
         self._m2l = [vocab.encode_text(t) for t in M2L_TEMPLATES]
 
     @classmethod
-    def for_encoder(cls, vocab: Vocab, encoder=None) -> TaskBuilder:
+    def for_encoder(cls, vocab: Vocab, encoder=None, residual_codes: int = 0) -> TaskBuilder:
         """The builder for a model that reads prompts with ``encoder`` (None: BPE)."""
         if encoder is None:
-            return cls(vocab)
-        return cls(vocab, encoder.token_ids, encoder.slots_per_prompt)
+            return cls(vocab, residual_codes=residual_codes)
+        return cls(vocab, encoder.token_ids, encoder.slots_per_prompt, residual_codes)
 
     def _pieces(self, template: str) -> tuple[np.ndarray, np.ndarray]:
         """The ids before and after ``{text}``; words after the prompt keep their space."""
@@ -181,23 +226,28 @@ class TaskBuilder:
     def l2m(
         self, text: str, codes: np.ndarray, seconds: float, template: int = 0, drop: bool = False
     ) -> Example:
-        """A Language2Motion training example: prompt -> motion codes (N,) + ``<eos>``."""
-        src = self.l2m_source(text, len(codes), seconds, template, drop)
-        tokens = np.concatenate([src.tokens, self.vocab.motion_ids(codes), [self.vocab.eos]])
-        cd = countdown_for(len(tokens), src.n_source, len(codes))
-        return Example(tokens.astype(np.int64), src.n_source, cd, src.text_ids, "l2m", drop)
+        """A Language2Motion training example: prompt -> motion codes (N,) or (N, 2) + ``<eos>``."""
+        coarse, residual = split_codes(codes)
+        src = self.l2m_source(text, len(coarse), seconds, template, drop)
+        tokens = np.concatenate([src.tokens, self.vocab.motion_ids(coarse), [self.vocab.eos]])
+        cd = countdown_for(len(tokens), src.n_source, len(coarse))
+        codes2 = _codes2_around(src.n_source, residual, 1)
+        return Example(tokens.astype(np.int64), src.n_source, cd, src.text_ids, "l2m", drop,
+                       codes2=codes2)  # fmt: skip
 
     def m2l_source(
         self, codes: np.ndarray, template: int = 0, summary: np.ndarray | None = None
     ) -> Example:
-        """The Motion2Language source: instruction, then the motion codes (N,)."""
+        """The Motion2Language source: instruction, then the motion codes (N,) or (N, 2)."""
         v = self.vocab
+        coarse, residual = split_codes(codes)
         instruction = self._m2l[template % len(self._m2l)]
         tokens = np.concatenate(
-            [[v.bos], instruction, [v.m2l], v.motion_ids(codes), [v.sep]]
+            [[v.bos], instruction, [v.m2l], v.motion_ids(coarse), [v.sep]]
         ).astype(np.int64)
-        cd = countdown_for(len(tokens), len(instruction) + 2, len(codes))
-        return Example(tokens, len(tokens), cd, (), "m2l", summary=summary)
+        cd = countdown_for(len(tokens), len(instruction) + 2, len(coarse))
+        codes2 = _codes2_around(len(instruction) + 2, residual, 1)
+        return Example(tokens, len(tokens), cd, (), "m2l", summary=summary, codes2=codes2)
 
     def m2l(
         self,
@@ -206,9 +256,11 @@ class TaskBuilder:
         template: int = 0,
         summary: np.ndarray | None = None,
     ) -> Example:
-        """A Motion2Language training example: motion codes (N,) -> caption + ``<eos>``."""
+        """A Motion2Language example: motion codes (N,) or (N, 2) -> caption + ``<eos>``."""
         src = self.m2l_source(codes, template, summary)
         target = np.concatenate([self.vocab.encode_text(caption.strip()), [self.vocab.eos]])
         tokens = np.concatenate([src.tokens, target]).astype(np.int64)
         cd = np.concatenate([src.countdown, np.full(len(target), COUNTDOWN_NONE)])
-        return Example(tokens, src.n_source, cd.astype(np.int64), (), "m2l", summary=summary)
+        codes2 = _codes2_around(0, src.codes2, len(target))
+        return Example(tokens, src.n_source, cd.astype(np.int64), (), "m2l", summary=summary,
+                       codes2=codes2)  # fmt: skip

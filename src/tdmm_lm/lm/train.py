@@ -128,6 +128,12 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
     if cfg.base_model:
         from tdmm_lm.lm.hf_base import HFBaseLM, HFVocab, add_lora, load_base_model
 
+        if tokenizer.codebooks != 1:
+            raise InvalidInputError(
+                f"{cfg.tokenizer}: its tokens are pairs of codes (a residual codebook); a "
+                "base model reads one code per token, so train it with a one-codebook tokenizer"
+            )
+
         hf, hf_tok, seq2seq = load_base_model(cfg.base_model, tokenizer.codebook_size)
         vocab = HFVocab(hf_tok, tokenizer.codebook_size)
         hf_dict = hf.config.to_dict()
@@ -172,6 +178,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         summary_source=cfg.summary_source.value,
         aux_classes=tuple(len(c) for c in FRAME_LABEL_CLASSES) if cfg.aux_weight else (),
         aux_layer=cfg.aux_layer,
+        residual_codes=tokenizer.residual_codebook_size,
         prefix_lm=cfg.prefix_lm,
     )
     model_cfg = ModelConfig(
@@ -184,7 +191,8 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         lm.set_motion_features(torch.from_numpy(tokenizer.code_features()))
     if cfg.motion_summary:
         lm.set_summary_stats(torch.from_numpy(train.summaries))
-    return vocab, TaskBuilder.for_encoder(vocab, encoder), encoder, lm, model_cfg
+    builder = TaskBuilder.for_encoder(vocab, encoder, tokenizer.residual_codebook_size)
+    return vocab, builder, encoder, lm, model_cfg
 
 
 def make_optimizer(lm: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -223,17 +231,23 @@ def train_step(
         states, mask = states.to(device), mask.to(device)
     idx, targets, countdown = (t.to(device) for t in (batch.idx, batch.targets, batch.countdown))
     extra = {k: v.to(device) for k, v in batch.model_kwargs().items()}
-    aux_loss = None
     if cfg.aux_weight and not cfg.base_model and batch.aux_targets.shape[-1]:
-        # Without targets the loss the model returns is the auxiliary one alone (its own
-        # mean cross-entropy is not the objective; weighted_loss is).
-        logits, aux_loss = model(idx, None, countdown, states, mask, all_logits=True,
-                                 aux_targets=batch.aux_targets.to(device), **extra)  # fmt: skip
-    else:
+        extra["aux_targets"] = batch.aux_targets.to(device)
+        extra["aux_weight"] = cfg.aux_weight
+    if batch.paired:
+        coarse, residual = batch.residual_targets(motion_ids[0])
+        extra["residual_targets"] = (coarse.to(device), residual.to(device))
+    if cfg.base_model:
         logits, _ = model(idx, targets, countdown, states, mask, **extra)
+        side_loss = None
+    else:
+        # Without targets the loss the model returns is the side terms alone (auxiliary
+        # heads, residual codes): its own mean cross-entropy is not the objective,
+        # weighted_loss is.
+        logits, side_loss = model(idx, None, countdown, states, mask, all_logits=True, **extra)
     loss = weighted_loss(logits, batch, motion_ids, cfg.m2l_weight, cfg.change_weight)
-    if aux_loss is not None:
-        loss = loss + cfg.aux_weight * aux_loss
+    if side_loss is not None:
+        loss = loss + side_loss
     accelerator.backward(loss)
     if cfg.grad_clip:
         accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -278,11 +292,6 @@ def train_lm(
     torch.manual_seed(cfg.seed)
 
     tokenizer = MotionTokenizer.from_pretrained(cfg.tokenizer)
-    if tokenizer.codebooks != 1:
-        raise InvalidInputError(
-            f"{cfg.tokenizer}: its tokens are pairs of codes (a residual codebook); the "
-            "language model reads one code per token so far"
-        )
     corpus, tok_dir = Path(cfg.corpus), Path(cfg.tokenizer)
     with accelerator.main_process_first():  # the main process fills the cache
         source = cfg.summary_source.value
