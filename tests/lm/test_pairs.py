@@ -56,6 +56,21 @@ def test_residual_codes_are_read_and_trained():
     assert loss.item() < 0.5 * math.log(K2)
 
 
+def test_the_copy_pointer_names_the_frames_own_residual_code():
+    model = paired_model()
+    states = torch.randn(3, 32)
+    coarse = torch.tensor([4, 4, 7])
+    previous = torch.tensor([5, -1, 5])  # the second position has no residual input
+    current = torch.tensor([OFFSET + 4, OFFSET + 4, OFFSET + 4])  # the third changes code
+    with torch.no_grad():
+        model.residual_same.fill_(50.0)
+        logits = model.residual_logits(states, coarse, previous, current)
+        plain = model.residual_head(states + model.residual_cond(coarse))
+    assert int(logits[0].argmax()) == 5  # the coarse code holds: copy the residual one
+    torch.testing.assert_close(logits[1], plain[1])  # nothing to copy
+    assert int(logits[2].argmax()) != 5 or int(plain[2].argmax()) == 5
+
+
 def test_generated_pairs_match_recomputation_and_drafts():
     model = paired_model(repetitive=True)
     idx = torch.tensor([[1, 2, 3, 4]])

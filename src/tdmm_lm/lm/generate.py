@@ -105,6 +105,7 @@ def sample_residual(
     model: Any,
     states: torch.Tensor,
     ids: torch.Tensor,
+    read: tuple[torch.Tensor, torch.Tensor],
     guidance: float | None,
     temperature: float,
     top_k: int | None,
@@ -118,6 +119,8 @@ def sample_residual(
         states: (B, C) final states of the positions that predicted ``ids`` (2n rows when
             guided: the residual logits are guided like the coarse ones).
         ids: (n,) sampled token ids.
+        read: ``(residual code, token id)`` each (B,): the input of the positions whose
+            states these are (the residual head's copy pointer reads it).
         guidance: Classifier-free guidance scale, or None.
         temperature: Softmax temperature (0 = greedy).
         top_k: Keep the k most likely codes only.
@@ -133,7 +136,8 @@ def sample_residual(
     if not bool(is_motion.any()):
         return torch.full_like(ids, -1)
     rows = code.clamp(0, c.motion_codes - 1).repeat(states.shape[0] // len(ids))
-    logits = combine_guidance(model.residual_logits(states, rows), guidance)  # (n, K2)
+    logits = model.residual_logits(states, rows, *read)  # (B, K2)
+    logits = combine_guidance(logits, guidance)  # (n, K2)
     residual = sample_next(logits, temperature, top_k, top_p, None, generator)
     return torch.where(is_motion, residual, -1)
 
@@ -216,13 +220,18 @@ def drafted_generate(
     first = sample_next(combine_guidance(logits[:, -1], guidance), temperature, top_k, top_p,
                         allowed, generator)  # fmt: skip
 
-    def residual_of(states: torch.Tensor, token: int) -> int:
+    def residual_of(states: torch.Tensor, token: int, read: tuple[int, int]) -> int:
         ids = torch.tensor([token])
-        return int(sample_residual(model, states, ids, guidance, temperature, top_k, top_p,
-                                   generator)[0])  # fmt: skip
+        rows = states.shape[0]
+        read_rows = (torch.full((rows,), read[0]), torch.full((rows,), read[1]))
+        return int(sample_residual(model, states, ids, read_rows, guidance, temperature,
+                                   top_k, top_p, generator)[0])  # fmt: skip
 
     out = [int(first[0])]
-    out2 = [residual_of(model.last_states[:, -1], out[0])] if paired else []
+    out2: list[int] = []
+    if paired:
+        read = (int(idx2[0, -1]), int(idx[0, -1]))
+        out2.append(residual_of(model.last_states[:, -1], out[0], read))
     offset = model.config.motion_offset
     while len(out) < max_new_tokens:
         k = min(draft, max_new_tokens - len(out))
@@ -240,11 +249,15 @@ def drafted_generate(
         for j in range(k):  # logits[:, j] scores the token after feed[j]: draft j+1
             coarse = _accept(logits[:, j], pending, temperature, sampling, generator)
             if coarse is not None:
-                replacement = (coarse, residual_of(states[:, j], coarse) if paired else -1)
+                pair = residual_of(states[:, j], coarse, (out2[-1], pending)) if paired else -1
+                replacement = (coarse, pair)
                 break
             if paired:
-                code = torch.full((states.shape[0],), pending - offset)
-                scores = combine_guidance(model.residual_logits(states[:, j], code), guidance)
+                rows = states.shape[0]
+                code = torch.full((rows,), pending - offset)
+                read = (torch.full((rows,), out2[-1]), torch.full((rows,), pending))
+                scores = model.residual_logits(states[:, j], code, *read)
+                scores = combine_guidance(scores, guidance)
                 redrawn = _accept(scores, out2[-1], temperature, residual_sampling, generator)
                 if redrawn is not None:
                     replacement = (pending, redrawn)
@@ -258,7 +271,7 @@ def drafted_generate(
                 nxt = sample_next(logits[:, k], temperature, top_k, top_p, allowed, generator)
                 out.append(int(nxt[0]))
                 if paired:
-                    out2.append(residual_of(states[:, k], out[-1]))
+                    out2.append(residual_of(states[:, k], out[-1], (out2[-1], pending)))
         else:
             out.append(replacement[0])
             if paired:

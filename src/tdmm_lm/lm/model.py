@@ -22,8 +22,12 @@ Read top to bottom: the config, then the model and its ``generate``; the blocks 
   along in a parallel input (``idx2``, -1 where there is none) whose embedding is added.
   The output layer names the coarse code; a small residual head then names the residual
   code from the same state and the coarse code it follows (teacher-forced in training,
-  the sampled one in generation). One position per frame, so sequences, the KV cache and
-  the countdown stay as they are (the design of RQ-Transformer's depth step, cut to two).
+  the sampled one in generation), plus a learned copy logit on the frame's own residual
+  code: nearly nine in ten residual codes repeat the one before, and without that pointer
+  the head had to carry a 1024-way identity through the whole stack to copy it (measured:
+  5 % residual accuracy after 300 release steps, against 87 % for copying). One position
+  per frame, so sequences, the KV cache and the countdown stay as they are (the design of
+  RQ-Transformer's depth step, cut to two).
 
 Generation takes a batch of prompts of different lengths by padding them on the left: the
 padding is masked out of attention and each row's positions count from its first real token,
@@ -193,6 +197,10 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 nn.GELU(),
                 nn.Linear(c.d_model, c.residual_codes, bias=False),
             )
+            # Copy logit of the frame's own residual code: from the state, plus a learned
+            # bonus when the coarse code repeats too.
+            self.residual_copy = nn.Linear(c.d_model, 1)
+            self.residual_same = nn.Parameter(torch.zeros(()))
         #: Final-layer states of the last forward pass (B, T, C), for the residual head
         #: during generation; not kept in training.
         self.last_states: torch.Tensor | None = None
@@ -381,7 +389,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             self.last_states = x
         side = [aux_weight * aux_loss] if aux_loss is not None else []
         if residual_targets is not None:
-            side.append(self.residual_loss(x, *residual_targets))
+            side.append(self.residual_loss(x, *residual_targets, idx2, idx))
         side_loss = sum(side[1:], side[0]) if side else None
         if targets is None:
             x = x if all_logits else x[:, -1:]  # (B, T or 1, C)
@@ -397,20 +405,53 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         )
         return logits, loss if side_loss is None else loss + side_loss
 
-    def residual_logits(self, states: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        """(..., K2) residual-code logits of final states (..., C) given coarse codes (...)."""
+    def residual_logits(
+        self,
+        states: torch.Tensor,
+        coarse: torch.Tensor,
+        previous: torch.Tensor,
+        current: torch.Tensor,
+    ) -> torch.Tensor:
+        """Residual-code logits of the next frame, (..., K2).
+
+        Args:
+            states: (..., C) final states of the positions that predict the frame.
+            coarse: (...) the frame's coarse code (0 … K-1).
+            previous: (...) the residual code input at those positions (-1 = none).
+            current: (...) the token id input at those positions.
+        """
         if not self.config.residual_codes:
             raise ValueError("this model reads one code a frame; it has no residual head")
-        return self.residual_head(states + self.residual_cond(coarse))
+        h = states + self.residual_cond(coarse)
+        logits = self.residual_head(h)  # (..., K2)
+        same = (coarse == current - self.config.motion_offset).to(h.dtype)
+        copy = self.residual_copy(h)[..., 0] + self.residual_same * same  # (...)
+        copy = copy * (previous >= 0)
+        return logits.scatter_add(-1, previous.clamp(min=0)[..., None], copy[..., None])
 
     def residual_loss(
-        self, states: torch.Tensor, coarse: torch.Tensor, residual: torch.Tensor
+        self,
+        states: torch.Tensor,
+        coarse: torch.Tensor,
+        residual: torch.Tensor,
+        previous: torch.Tensor | None,
+        current: torch.Tensor,
     ) -> torch.Tensor:
-        """Mean cross-entropy of the residual codes where ``residual >= 0``; states (B, T, C)."""
+        """Mean cross-entropy of the residual codes where ``residual >= 0``.
+
+        Args:
+            states: (B, T, C) final states.
+            coarse: (B, T) coarse code of each target frame.
+            residual: (B, T) residual code of each target frame, -1 where no loss is taken.
+            previous: (B, T) residual code input at each position (None = none).
+            current: (B, T) token id input at each position.
+        """
         at = residual >= 0  # (B, T)
         if not bool(at.any()):
             return states.sum() * 0.0  # keeps every rank's graph the same shape
-        logits = self.residual_logits(states[at], coarse[at])  # (n, K2)
+        if previous is None:
+            previous = torch.full_like(residual, -1)
+        logits = self.residual_logits(states[at], coarse[at], previous[at], current[at])
         return F.cross_entropy(logits, residual[at])
 
     def aux_loss(self, x: torch.Tensor, aux_targets: torch.Tensor) -> torch.Tensor:
@@ -544,7 +585,8 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                                             no_repeat_ngram)  # fmt: skip
             nxt = sample_next(step_logits, temperature, top_k, top_p, allowed, generator)
             if paired:
-                nxt2 = sample_residual(self, self.last_states[:, -1], nxt, guidance,
+                last = (seq2[:, -1], seq[:, -1])  # the pair the step read
+                nxt2 = sample_residual(self, self.last_states[:, -1], nxt, last, guidance,
                                        temperature, top_k, top_p, generator)  # fmt: skip
                 nxt2 = nxt2.repeat(b // len(nxt2))
                 seq2 = torch.cat([seq2, nxt2[:, None]], dim=1)

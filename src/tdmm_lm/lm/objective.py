@@ -92,7 +92,8 @@ def evaluate(
             at = residual >= 0
             residual_hit = torch.zeros_like(hit)
             if bool(at.any()):
-                scores = lm.residual_logits(lm.last_states[at], coarse[at])
+                read = (batch.idx2[at], batch.idx[at])
+                scores = lm.residual_logits(lm.last_states[at], coarse[at], *read)
                 residual_hit[at] = scores.argmax(-1) == residual[at]
             hit = hit & (residual_hit | ~at)
         is_motion = motion[batch.targets.clamp(min=0)] & valid
