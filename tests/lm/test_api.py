@@ -157,3 +157,17 @@ def test_animate_batch_gives_each_prompt_its_length_deterministically(tiny_model
 def test_describe_batch_writes_the_captions_describe_writes(tiny_model):
     clips = [tiny_model.animate(PROMPT, seconds=s, seed=i) for i, s in enumerate((1.0, 2.4, 3.0))]
     assert tiny_model.describe_batch(clips) == [tiny_model.describe(c) for c in clips]
+
+
+def test_describe_reads_motion_held_to_the_training_range(tiny_model):
+    from tdmm_lm.face import ARKIT
+
+    rng = np.random.default_rng(0)
+    params = rng.uniform(0.0, 0.3, (75, 61)).astype(np.float32)
+    params[:, 52:] = 0.0
+    wild = params.copy()
+    wild[:, ARKIT.channels.index("leftEyeYaw")] = 0.7  # a gaze far past the training clips'
+    held = tiny_model.tokenizer.within_seen_range(wild)
+    assert not np.array_equal(held, wild)
+    assert tiny_model.describe(wild) == tiny_model.describe(held)
+    assert tiny_model.novelty(wild) > tiny_model.novelty(held)  # still measured on the input

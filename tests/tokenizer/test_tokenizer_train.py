@@ -153,3 +153,27 @@ def test_novelty_is_near_one_on_corpus_motion_and_far_above_it_off_the_corpus(
     assert tokenizer.novelty(off) > 3.0 * usual
     with pytest.raises(InvalidInputError):
         tokenizer.novelty(np.zeros((0, 61), np.float32))
+
+
+def test_the_tokenizer_keeps_the_range_its_training_motion_spans(trained, tiny_corpus):
+    from tdmm_lm.face import ARKIT
+
+    tok = MotionTokenizer.from_pretrained(trained[0])
+    low, high = tok.seen_low.numpy(), tok.seen_high.numpy()
+    frames = load_split(tiny_corpus, "train").frames
+    assert (low >= ARKIT.low).all() and (high <= ARKIT.high).all() and (low <= high).all()
+    # Nearly every training frame lies inside it, and the range is not the space's.
+    inside = ((frames >= low) & (frames <= high)).mean(0)
+    assert inside.min() > 0.99 and (high - low < ARKIT.high - ARKIT.low).any()
+    gaze = ARKIT.channels.index("leftEyeYaw")
+    wild = frames[:40].copy()
+    wild[:, gaze] = 3.0 * ARKIT.high[gaze]  # far beyond anything seen in training
+    held = tok.within_seen_range(wild)
+    assert np.allclose(held[:, gaze], high[gaze])
+    tame = np.clip(frames[:40], low, high)
+    np.testing.assert_array_equal(tok.within_seen_range(tame), tame)
+    # A tokenizer saved before the range existed keeps the space's.
+    old = MotionTokenizer(tok.config)
+    stats = tok.artifact_stats()
+    old.load_artifact_stats({"mean": stats["mean"], "std": stats["std"]})
+    np.testing.assert_array_equal(old.seen_high.numpy(), np.asarray(ARKIT.high, np.float32))

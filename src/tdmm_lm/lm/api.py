@@ -227,7 +227,9 @@ class TdmmModel:
 
         Returns:
             The description. Sequences longer than the model's clips are described window
-            by window, joined by "Then:".
+            by window, joined by "Then:". Each channel is first held to the range it spans
+            in the training motion (values beyond it, e.g. a tracked gaze swinging further
+            than any training clip's, are clipped to it).
         """
         return self.describe_batch([sequence], temperature, seed)[0]
 
@@ -258,12 +260,13 @@ class TdmmModel:
                 raise InvalidInputError("the sequence has no frames")
             if sequence.fps != self.fps:
                 sequence = sequence.resample(self.fps)
+            # What the model reads is held to the range of its training motion (see
+            # MotionTokenizer.within_seen_range); novelty() still measures the raw input.
+            params = self.tokenizer.within_seen_range(sequence.params)
             with inference_threads():
-                codes = np.asarray(self.tokenizer.encode(sequence.params), dtype=np.int64)
+                codes = np.asarray(self.tokenizer.encode(params), dtype=np.int64)
             r = self.tokenizer.frames_per_token
-            chunks = [
-                (codes[a:b], sequence.params[a * r : b * r]) for a, b in self._windows(len(codes))
-            ]
+            chunks = [(codes[a:b], params[a * r : b * r]) for a, b in self._windows(len(codes))]
             windows.extend(chunks)
             owners.extend([k] * len(chunks))
         if not windows:

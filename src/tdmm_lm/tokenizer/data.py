@@ -124,9 +124,30 @@ def load_split(corpus: str | Path, split: str, limit: int | None = None) -> Moti
     return MotionSplit(frames, starts, lengths, float(rates.pop()))
 
 
+#: Share of a split's frames left out at each end of :func:`channel_range`.
+SEEN_RANGE_SHARE = 1e-3
+
+
 def channel_stats(split: MotionSplit) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation over all frames, each (61,) float32."""
     # float64 accumulation: a 20-hour split holds ~2M frames.
     mean = split.frames.mean(0, dtype=np.float64)
     std = split.frames.std(0, dtype=np.float64)
     return mean.astype(np.float32), std.astype(np.float32)
+
+
+def channel_range(
+    split: MotionSplit, share: float = SEEN_RANGE_SHARE
+) -> tuple[np.ndarray, np.ndarray]:
+    """The range each channel spans over the frames of a split, without its rarest extremes.
+
+    Args:
+        split: The training split.
+        share: Share of frames left out at each end (a quantile, not the minimum, so that a
+            handful of outlying frames do not set the range).
+
+    Returns:
+        ((61,) low, (61,) high) float32.
+    """
+    low, high = np.quantile(split.frames, [share, 1.0 - share], axis=0)
+    return low.astype(np.float32), high.astype(np.float32)

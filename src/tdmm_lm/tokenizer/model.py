@@ -110,6 +110,9 @@ class MotionTokenizer(TokenizerArrays, nn.Module, PretrainedMixin):
         self.register_buffer(
             "high", torch.tensor(ARKIT.high, dtype=torch.float32), persistent=False
         )
+        # The range each channel spans in training (see set_stats); the space's by default.
+        self.register_buffer("seen_low", self.low.clone(), persistent=False)
+        self.register_buffer("seen_high", self.high.clone(), persistent=False)
         self._face: FaceModel | None = None
 
     # -- properties of the public API
@@ -148,18 +151,36 @@ class MotionTokenizer(TokenizerArrays, nn.Module, PretrainedMixin):
 
     # -- normalisation stats (the artefact protocol)
 
-    def set_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
-        """Set the per-channel normalisation from (61,) train-split mean and std."""
+    def set_stats(
+        self,
+        mean: np.ndarray,
+        std: np.ndarray,
+        seen_low: np.ndarray | None = None,
+        seen_high: np.ndarray | None = None,
+    ) -> None:
+        """Set the per-channel statistics of the training split, each (61,).
+
+        Args:
+            mean: Mean, for the normalisation.
+            std: Standard deviation, for the normalisation.
+            seen_low: The low end of the range each channel spans in training
+                (:func:`~tdmm_lm.tokenizer.data.channel_range`); None keeps the current one.
+            seen_high: Its high end.
+        """
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.std.copy_(torch.as_tensor(np.maximum(std, MIN_STD), dtype=torch.float32))
+        if seen_low is not None and seen_high is not None:
+            self.seen_low.copy_(torch.as_tensor(seen_low, dtype=torch.float32))
+            self.seen_high.copy_(torch.as_tensor(seen_high, dtype=torch.float32))
 
     def artifact_stats(self) -> dict[str, np.ndarray]:
-        """The normalisation statistics, saved in ``stats.safetensors``."""
-        return {"mean": self.mean.cpu().numpy(), "std": self.std.cpu().numpy()}
+        """The training-split statistics, saved in ``stats.safetensors``."""
+        names = ("mean", "std", "seen_low", "seen_high")
+        return {name: getattr(self, name).cpu().numpy() for name in names}
 
     def load_artifact_stats(self, stats: dict[str, np.ndarray]) -> None:
-        """Restore the normalisation statistics."""
-        self.set_stats(stats["mean"], stats["std"])
+        """Restore the statistics (tokenizers saved before the range keep the space's)."""
+        self.set_stats(stats["mean"], stats["std"], stats.get("seen_low"), stats.get("seen_high"))
 
     def normalise(self, params: torch.Tensor) -> torch.Tensor:
         """(..., 61) parameters -> (..., 61) normalised."""

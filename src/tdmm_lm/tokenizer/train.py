@@ -36,7 +36,7 @@ import torch
 from tdmm_lm.artifacts import load_artifact, save_artifact
 from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.tokenizer.config import TokenizerTrainConfig
-from tdmm_lm.tokenizer.data import MotionSplit, channel_stats, load_split
+from tdmm_lm.tokenizer.data import MotionSplit, channel_range, channel_stats, load_split
 from tdmm_lm.tokenizer.model import MotionTokenizer
 from tdmm_lm.tokenizer.report import reconstruction_metrics, tokenizer_report
 
@@ -243,7 +243,7 @@ def train_tokenizer(
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, fps=train.fps))
     resuming = _prepare_output(cfg, resume)
     tok = MotionTokenizer(cfg.model)
-    tok.set_stats(*channel_stats(train))
+    tok.set_stats(*channel_stats(train), *channel_range(train))
     optimizer = torch.optim.AdamW(
         tok.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay
     )
