@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
+from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.release import SHIPPED_FILES, ReleaseConfig, build_release, ship
 
 
@@ -67,6 +69,13 @@ def test_ship_keeps_the_model_and_drops_the_run(tiny_release, tmp_path):
     assert next(model.lm.parameters()).dtype.is_floating_point
     assert str(next(model.lm.parameters()).dtype) == "torch.float32"  # cast back on load
     assert model.animate("a person smiles", seconds=1.0).n_frames == round(model.fps)
+    # The baseline shares the model's tokenizer instead of shipping a copy of it.
+    baseline = shipped / "baselines" / "t2m_gpt"
+    assert not (baseline / "tokenizer").exists()
+    assert load_model(baseline).tokenizer.config == model.tokenizer.config
+    shutil.rmtree(shipped / "tokenizer")
+    with pytest.raises(InvalidInputError, match=r"motion tokenizer .* is missing"):
+        load_model(baseline)
 
 
 def test_unknown_stages_are_refused():

@@ -304,12 +304,35 @@ def ship(run: str | Path, target: str | Path) -> Path:
         ):
             if weights.is_file():
                 _to_half(weights)
+        for baseline in staging.glob("baselines/*"):
+            _share_tokenizer(baseline, staging / "tokenizer")
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _share_tokenizer(model_dir: Path, tokenizer: Path) -> None:
+    """Point a shipped model folder at ``tokenizer`` when its own copy is byte-identical.
+
+    The baseline is trained on the release model's tokenizer; shipping it twice would
+    spend 2 MB of the 30 MB budget on a duplicate.
+    """
+    own = model_dir / "tokenizer"
+    if not (own.is_dir() and tokenizer.is_dir()):
+        return
+    names = sorted(p.name for p in own.iterdir())
+    if names != sorted(p.name for p in tokenizer.iterdir()) or any(
+        (own / n).read_bytes() != (tokenizer / n).read_bytes() for n in names
+    ):
+        return
+    header_path = model_dir / "config.json"
+    header = json.loads(header_path.read_text())
+    header["config"]["tokenizer_dir"] = os.path.relpath(tokenizer, model_dir)
+    _write_json_atomic(header_path, header)
+    shutil.rmtree(own)
 
 
 def _to_half(weights: Path) -> None:

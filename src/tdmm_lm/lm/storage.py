@@ -5,7 +5,8 @@ A model folder is one artefact (:mod:`tdmm_lm.artifacts`) plus what it needs to 
     MODELDIR/config.json          {"type": "tdmm_lm", "config": ModelConfig}
     MODELDIR/model.safetensors    the language model's weights
     MODELDIR/vocab.json           the vocabulary (own GPT) — or hf_tokenizer/ (base model)
-    MODELDIR/tokenizer/           the motion tokenizer (its own artefact)
+    MODELDIR/tokenizer/           the motion tokenizer (its own artefact; a shipped baseline
+                                  points at the release model's instead of a copy)
     MODELDIR/train_config.json    the training run's resolved config (run folders only)
     MODELDIR/train_log.jsonl      its log; MODELDIR/checkpoints/ its last checkpoint
     MODELDIR/evaluators/          the evaluators (release models; :mod:`tdmm_lm.eval`)
@@ -48,6 +49,9 @@ class ModelConfig:
             must have been trained with prompt dropout).
         draft: Repeat drafts per pass when ``animate`` decodes (0 = one token a pass); the
             motion's distribution is the same, only faster (:mod:`tdmm_lm.lm.generate`).
+        tokenizer_dir: Where the motion tokenizer is, relative to the folder. A shipped
+            baseline shares the release model's (``../../tokenizer``) rather than carry a
+            byte-identical copy of it in the repository.
     """
 
     backend: str = "gpt"
@@ -64,6 +68,7 @@ class ModelConfig:
     top_p: float = 1.0
     guidance: float = 1.0
     draft: int = 4
+    tokenizer_dir: str = "tokenizer"
 
 
 def save_model(model: Any, directory: str | Path) -> Path:
@@ -78,7 +83,7 @@ def save_model(model: Any, directory: str | Path) -> Path:
     target = Path(directory)
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     weights, aliases = split_shared(model.lm.state_dict())
-    config = dataclasses.replace(model.config, aliases=aliases)
+    config = dataclasses.replace(model.config, aliases=aliases, tokenizer_dir="tokenizer")
     if config.backend != "gpt":  # as it is now: merging LoRA may have untied embeddings
         config.hf_config = model.lm.hf.config.to_dict()
     extra = {"vocab.json": model.vocab.to_json()} if config.backend == "gpt" else {}
@@ -115,7 +120,10 @@ def read_model(directory: str | Path) -> tuple[Any, Any, Any, ModelConfig]:
     config = ModelConfig(**config_dict)
     for alias, name in config.aliases.items():
         weights[alias] = weights[name]
-    tokenizer = MotionTokenizer.from_pretrained(path / "tokenizer")
+    tokenizer_dir = path / config.tokenizer_dir
+    if not tokenizer_dir.is_dir():
+        raise InvalidInputError(f"{path}: its motion tokenizer {tokenizer_dir} is missing")
+    tokenizer = MotionTokenizer.from_pretrained(tokenizer_dir)
     lm, vocab = _build_lm(path, config, tokenizer.codebook_size)
     lm.load_state_dict(weights)
     return lm.eval(), vocab, tokenizer, config
