@@ -41,10 +41,12 @@ class TokenizerArrays:
     def within_seen_range(self, params: np.ndarray) -> np.ndarray:
         """``params`` (T, 61) with each channel clipped to the range it spans in training.
 
-        The encoder has never seen a value beyond that range and extrapolates on it: a
-        tracked video whose gaze swings twice as far as any training clip's turned a grin
-        into "doubt" on the release model. Clipped, the grin reads as joy. Motion like the
-        corpus is all but unchanged (the range leaves out only its rarest 0.1 % per end).
+        The encoder has never seen a value beyond that range and extrapolates on it. Tracked
+        real video goes beyond it (the gaze of ``d0`` swings 0.55 rad; the training range
+        ends at 0.4), and on one fit of ``d0`` the release model read its grin as "doubt"
+        unclipped and as "joy" clipped (on the current fit it reads neither way: the
+        description changes with small changes of the fit). Motion like the corpus is all
+        but unchanged: the range leaves out only its rarest 0.1 % of frames at each end.
         """
         arr = _check_params(params, 0)
         low, high = self.seen_low.cpu().numpy(), self.seen_high.cpu().numpy()
