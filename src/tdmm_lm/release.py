@@ -70,7 +70,7 @@ class ReleaseConfig:
     hours: float = 20.0
     corpus_seed: int = 0
     workers: int = 2
-    tokenizer_recipe: str = "release"
+    tokenizer_recipe: str = "residual"
     lm_recipe: str = "release"
     evaluator_recipe: str = "release"
     seed: int = 0

@@ -42,8 +42,9 @@ MAX_CAPTION_TOKENS = 96
 NO_REPEAT_NGRAM = 8
 #: Joins the captions of consecutive windows of a sequence longer than the model's clips.
 WINDOW_JOIN = " Then: "
-#: ``describe`` warns above this :meth:`TdmmModel.novelty`. On the release tokenizer, 99 % of
-#: test and validation clips score at most 3.0 and the three tracked real test videos 4.1-8.9.
+#: ``describe`` warns above this :meth:`TdmmModel.novelty`. On the release tokenizer (two
+#: codebooks), 99 % of test and validation clips score at most 2.5 and the three tracked real
+#: test videos 5.5-8.3.
 NOVELTY_WARNING = 3.5
 
 

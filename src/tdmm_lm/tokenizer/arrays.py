@@ -146,9 +146,9 @@ class TokenizerArrays:
         that distance in training (the quantizer's ``distance_scale``), averaged over the
         sequence's tokens. Motion like the corpus scores about 1; far above it, the encoder
         is extrapolating and its codes may not hold the motion's expressions (see
-        ``tdmm eval real``). Measured on the release tokenizer: 0.85 median and 3.0 at the
-        99th percentile over 1275 test and validation clips; 4.1, 8.9 and 7.3 on the three
-        tracked real videos of the test data.
+        ``tdmm eval real``). Measured on the release tokenizer (two codebooks; the first
+        level's distances): 0.87 median and 2.5 at the 99th percentile over 1275 test and
+        validation clips; 5.5, 8.3 and 6.9 on the three tracked real videos of the test data.
 
         Args:
             params: (T, 61) float32 ``arkit`` parameters at :attr:`fps`, T >= 1.
