@@ -23,6 +23,7 @@ __all__ = [
     "combine_guidance",
     "drafted_generate",
     "filter_logits",
+    "residual_scores",
     "sample_next",
     "sample_residual",
 ]
@@ -101,6 +102,33 @@ def combine_guidance(logits: torch.Tensor, guidance: float | None) -> torch.Tens
     return uncond + guidance * (cond - uncond)
 
 
+def residual_scores(
+    model: Any,
+    states: torch.Tensor,
+    ids: torch.Tensor,
+    read: tuple[torch.Tensor, torch.Tensor],
+    guidance: float | None,
+) -> torch.Tensor:
+    """Guided residual-code logits for the coarse ids just drawn.
+
+    Args:
+        model: A ``TdmmGPT`` with ``residual_codes``.
+        states: (B, C) final states of the positions that predicted ``ids`` (2n rows when
+            guided: the residual logits are guided like the coarse ones).
+        ids: (n,) token ids of the coarse codes (non-motion ids are scored as code 0).
+        read: ``(residual code, token id)`` each (B,): the input of the positions whose
+            states these are (the residual head's copy pointer reads it).
+        guidance: Classifier-free guidance scale, or None.
+
+    Returns:
+        (n, K2) logits.
+    """
+    c = model.config
+    code = (ids - c.motion_offset).clamp(0, c.motion_codes - 1)
+    rows = code.repeat(states.shape[0] // len(ids))
+    return combine_guidance(model.residual_logits(states, rows, *read), guidance)
+
+
 def sample_residual(
     model: Any,
     states: torch.Tensor,
@@ -114,30 +142,17 @@ def sample_residual(
 ) -> torch.Tensor:
     """The residual code of each sampled id, drawn from the model's residual head.
 
-    Args:
-        model: A ``TdmmGPT`` with ``residual_codes``.
-        states: (B, C) final states of the positions that predicted ``ids`` (2n rows when
-            guided: the residual logits are guided like the coarse ones).
-        ids: (n,) sampled token ids.
-        read: ``(residual code, token id)`` each (B,): the input of the positions whose
-            states these are (the residual head's copy pointer reads it).
-        guidance: Classifier-free guidance scale, or None.
-        temperature: Softmax temperature (0 = greedy).
-        top_k: Keep the k most likely codes only.
-        top_p: Nucleus mass.
-        generator: Random generator.
+    ``states``, ``ids``, ``read`` and ``guidance`` are as for :func:`residual_scores`; the
+    sampling settings are the coarse code's.
 
     Returns:
         (n,) int64 residual codes, -1 where the id is not a motion token.
     """
     c = model.config
-    code = ids - c.motion_offset
-    is_motion = (code >= 0) & (code < c.motion_codes)
+    is_motion = (ids >= c.motion_offset) & (ids < c.motion_offset + c.motion_codes)
     if not bool(is_motion.any()):
         return torch.full_like(ids, -1)
-    rows = code.clamp(0, c.motion_codes - 1).repeat(states.shape[0] // len(ids))
-    logits = model.residual_logits(states, rows, *read)  # (B, K2)
-    logits = combine_guidance(logits, guidance)  # (n, K2)
+    logits = residual_scores(model, states, ids, read, guidance)
     residual = sample_next(logits, temperature, top_k, top_p, None, generator)
     return torch.where(is_motion, residual, -1)
 
@@ -220,19 +235,19 @@ def drafted_generate(
     first = sample_next(combine_guidance(logits[:, -1], guidance), temperature, top_k, top_p,
                         allowed, generator)  # fmt: skip
 
+    def as_rows(states: torch.Tensor, read: tuple[int, int]) -> tuple[torch.Tensor, ...]:
+        """The input pair ``read`` repeated for every row of ``states``."""
+        return tuple(torch.full((states.shape[0],), value) for value in read)
+
     def residual_of(states: torch.Tensor, token: int, read: tuple[int, int]) -> int:
-        ids = torch.tensor([token])
-        rows = states.shape[0]
-        read_rows = (torch.full((rows,), read[0]), torch.full((rows,), read[1]))
-        return int(sample_residual(model, states, ids, read_rows, guidance, temperature,
-                                   top_k, top_p, generator)[0])  # fmt: skip
+        return int(sample_residual(model, states, torch.tensor([token]), as_rows(states, read),
+                                   guidance, temperature, top_k, top_p, generator)[0])  # fmt: skip
 
     out = [int(first[0])]
     out2: list[int] = []
     if paired:
         read = (int(idx2[0, -1]), int(idx[0, -1]))
         out2.append(residual_of(model.last_states[:, -1], out[0], read))
-    offset = model.config.motion_offset
     while len(out) < max_new_tokens:
         k = min(draft, max_new_tokens - len(out))
         pending = out[-1]
@@ -253,11 +268,9 @@ def drafted_generate(
                 replacement = (coarse, pair)
                 break
             if paired:
-                rows = states.shape[0]
-                code = torch.full((rows,), pending - offset)
-                read = (torch.full((rows,), out2[-1]), torch.full((rows,), pending))
-                scores = model.residual_logits(states[:, j], code, *read)
-                scores = combine_guidance(scores, guidance)
+                read = as_rows(states[:, j], (out2[-1], pending))
+                scores = residual_scores(model, states[:, j], torch.tensor([pending]), read,
+                                         guidance)  # fmt: skip
                 redrawn = _accept(scores, out2[-1], temperature, residual_sampling, generator)
                 if redrawn is not None:
                     replacement = (pending, redrawn)

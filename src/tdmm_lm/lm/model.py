@@ -390,7 +390,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         side = [aux_weight * aux_loss] if aux_loss is not None else []
         if residual_targets is not None:
             side.append(self.residual_loss(x, *residual_targets, idx2, idx))
-        side_loss = sum(side[1:], side[0]) if side else None
+        side_loss = sum(side) if side else None
         if targets is None:
             x = x if all_logits else x[:, -1:]  # (B, T or 1, C)
             if head_rows is None:
