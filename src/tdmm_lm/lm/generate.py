@@ -1,14 +1,8 @@
-"""Sampling: temperature, top-k, top-p, guidance, and drafted decoding of motion.
+"""Sampling: temperature, top-k, top-p, guidance, code pairs and the decoding loop.
 
-:meth:`~tdmm_lm.lm.model.TdmmGPT.generate` samples one token per forward pass. Motion at one
-token per frame mostly repeats itself (about four tokens in five equal the one before), and
-decoding a small model on a CPU is bound by reading its weights once per pass, not by the
-tokens in the pass. :func:`drafted_generate` exploits both: it guesses that the next ``k``
-tokens repeat the last one, scores all of them in one pass, and keeps them by speculative
-sampling (Leviathan et al., 2023): draft token ``x`` is kept with probability ``p(x)``; at the
-first refusal the token is drawn from ``p`` without ``x``, renormalised. The result is
-distributed exactly as plain sampling from ``p`` (with greedy decoding it is identical),
-while the model runs about three times less often.
+:meth:`~tdmm_lm.lm.model.TdmmGPT.generate` checks its arguments and runs :func:`sample_loop`,
+one token (or code pair) per forward pass, or :func:`~tdmm_lm.lm.drafting.drafted_generate`,
+which drafts repeats of the last token and keeps them by speculative sampling.
 """
 
 from __future__ import annotations
@@ -21,9 +15,9 @@ import torch
 __all__ = [
     "block_repeats",
     "combine_guidance",
-    "drafted_generate",
     "filter_logits",
     "residual_scores",
+    "sample_loop",
     "sample_next",
     "sample_residual",
 ]
@@ -171,128 +165,84 @@ def block_repeats(logits: torch.Tensor, generated: torch.Tensor, n: int) -> torc
     return logits
 
 
-def _accept(
-    logits: torch.Tensor,
-    draft: int,
-    temperature: float,
-    sampling: dict[str, Any],
-    generator: torch.Generator | None,
-) -> int | None:
-    """Keep ``draft`` (None) or return the replacement drawn at its refusal; logits (1, V)."""
-    if temperature <= 0.0:
-        best = int(sample_next(logits, 0.0, allowed=sampling["allowed"]))
-        return None if best == draft else best
-    probs = filter_logits(logits, temperature, **sampling).softmax(dim=-1)[0]  # (V,)
-    if float(torch.rand((), generator=generator)) < float(probs[draft]):
-        return None
-    probs[draft] = 0.0  # the residual max(0, p - q) with q all on the draft
-    return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
-
-
 @torch.no_grad()
-def drafted_generate(
+def sample_loop(
     model: Any,
     idx: torch.Tensor,
     max_new_tokens: int,
     *,
-    draft: int,
     countdown: torch.Tensor,
     new_countdown: torch.Tensor,
     text_states: torch.Tensor | None,
     text_mask: torch.Tensor | None,
     allowed: torch.Tensor | None,
+    eos_id: int | None,
     temperature: float,
     top_k: int | None,
     top_p: float | None,
     generator: torch.Generator | None,
+    use_cache: bool,
     guidance: float | None,
-    head_rows: tuple[int, int] | None = None,
-    idx2: torch.Tensor | None = None,
+    no_repeat_ngram: int,
+    valid: torch.Tensor | None,
+    summary: torch.Tensor | None,
+    idx2: torch.Tensor | None,
+    head_rows: tuple[int, int] | None,
 ) -> torch.Tensor:
-    """Generate ``max_new_tokens`` tokens with repeat drafts of up to ``draft`` tokens a pass.
+    """Sample one token (or code pair) per forward pass.
 
-    Same arguments as :meth:`TdmmGPT.generate` (no early stop at an end token: motion has a
-    fixed length). Rows are one prompt, or two with guidance (with and without text).
+    The arguments are :meth:`TdmmGPT.generate`'s after its checks: ``countdown`` is set,
+    ``new_countdown`` is (B, max_new_tokens), ``valid`` is given only when some row is
+    left-padded, ``idx2`` only for a model with ``residual_codes`` (then always), and
     ``head_rows`` limits the output layer to the allowed ids once the prompt is read.
 
-    With code pairs (``idx2`` given) a draft repeats the last *pair*. The coarse code is
-    checked first; once it is kept, the residual code is checked against the residual head
-    given that coarse code, and a refusal there ends the pass with the coarse code and a
-    redrawn residual one. Each stage is a speculative-sampling test, so the pair is
-    distributed as ``p(coarse) p(residual | coarse)``, exactly as plain sampling would draw it.
-
     Returns:
-        (B, T + max_new_tokens) int64, or (B, T + max_new_tokens, 2) with pairs.
+        (B, T + n) int64, or (B, T + n, 2) with code pairs (see ``TdmmGPT.generate``).
     """
-    b = idx.shape[0]
+    b, t = idx.shape
     paired = idx2 is not None
-    sampling = {"top_k": top_k, "top_p": top_p, "allowed": allowed}
-    residual_sampling = {"top_k": top_k, "top_p": top_p, "allowed": None}
-    cache = model.new_cache(b)
-    source = torch.full((b,), idx.shape[1], dtype=torch.long)  # the prompt is the source
-    logits, _ = model(idx, countdown=countdown, text_states=text_states, text_mask=text_mask,
-                      cache=cache, prefix=source, idx2=idx2)  # fmt: skip
-    first = sample_next(combine_guidance(logits[:, -1], guidance), temperature, top_k, top_p,
-                        allowed, generator)  # fmt: skip
-
-    def as_rows(states: torch.Tensor, read: tuple[int, int]) -> tuple[torch.Tensor, ...]:
-        """The input pair ``read`` repeated for every row of ``states``."""
-        return tuple(torch.full((states.shape[0],), value) for value in read)
-
-    def residual_of(states: torch.Tensor, token: int, read: tuple[int, int]) -> int:
-        return int(sample_residual(model, states, torch.tensor([token]), as_rows(states, read),
-                                   guidance, temperature, top_k, top_p, generator)[0])  # fmt: skip
-
-    out = [int(first[0])]
-    out2: list[int] = []
-    if paired:
-        read = (int(idx2[0, -1]), int(idx[0, -1]))
-        out2.append(residual_of(model.last_states[:, -1], out[0], read))
-    while len(out) < max_new_tokens:
-        k = min(draft, max_new_tokens - len(out))
-        pending = out[-1]
-        feed = torch.full((b, k + 1), pending, dtype=torch.long)  # the last token + k repeats
-        feed2 = torch.full((b, k + 1), out2[-1], dtype=torch.long) if paired else None
-        at = len(out) - 1  # index of ``pending`` among the generated tokens
-        cd = new_countdown[at : at + k + 1].expand(b, k + 1)
-        logits, _ = model(feed, countdown=cd, cache=cache, all_logits=True,
-                          head_rows=head_rows, idx2=feed2)  # (B, k+1, V)  # fmt: skip
-        states = model.last_states  # (B, k+1, C)
-        logits = combine_guidance(logits, guidance)  # (1, k+1, V)
-        replacement = None  # the (coarse, residual) pair that ends the pass, if any
-        kept = 0
-        for j in range(k):  # logits[:, j] scores the token after feed[j]: draft j+1
-            coarse = _accept(logits[:, j], pending, temperature, sampling, generator)
-            if coarse is not None:
-                pair = residual_of(states[:, j], coarse, (out2[-1], pending)) if paired else -1
-                replacement = (coarse, pair)
-                break
-            if paired:
-                read = as_rows(states[:, j], (out2[-1], pending))
-                scores = residual_scores(model, states[:, j], torch.tensor([pending]), read,
-                                         guidance)  # fmt: skip
-                redrawn = _accept(scores, out2[-1], temperature, residual_sampling, generator)
-                if redrawn is not None:
-                    replacement = (pending, redrawn)
-                    break
-            kept += 1
-        out.extend([pending] * kept)
+    cache = model.new_cache(b) if use_cache else None
+    if cache is not None and valid is not None:
+        cache.valid = torch.ones(b, model.config.block_size, dtype=torch.bool)
+        cache.valid[:, :t] = valid
+        cache.pads = (~valid).sum(1)
+    seq, cds, seq2 = idx, countdown, idx2
+    source = torch.full((b,), t, dtype=torch.long)  # the prompt is the whole source
+    logits, _ = model(
+        idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache,
+        summary=summary, prefix=source, idx2=idx2,
+    )  # fmt: skip
+    nxt2 = None
+    done = torch.zeros(b, dtype=torch.bool)
+    for i in range(max_new_tokens):
+        # With guidance (1, V): pushed away from the text-free prediction.
+        step_logits = combine_guidance(logits[:, -1], guidance)  # (B or 1, V)
+        if no_repeat_ngram:
+            step_logits = block_repeats(step_logits, seq[: len(step_logits), t:],
+                                        no_repeat_ngram)  # fmt: skip
+        nxt = sample_next(step_logits, temperature, top_k, top_p, allowed, generator)
         if paired:
-            out2.extend([out2[-1]] * kept)
-        if replacement is None:  # every draft kept: the pass also scored the next token
-            if len(out) < max_new_tokens:
-                nxt = sample_next(logits[:, k], temperature, top_k, top_p, allowed, generator)
-                out.append(int(nxt[0]))
-                if paired:
-                    out2.append(residual_of(states[:, k], out[-1], (out2[-1], pending)))
-        else:
-            out.append(replacement[0])
-            if paired:
-                out2.append(replacement[1])
-        cache.length -= k - kept  # forget the refused drafts' keys and values
-    new = torch.tensor(out[:max_new_tokens], dtype=torch.long).expand(b, -1)
-    seq = torch.cat([idx, new], dim=1)
-    if not paired:
-        return seq
-    new2 = torch.tensor(out2[:max_new_tokens], dtype=torch.long).expand(b, -1)
-    return torch.stack([seq, torch.cat([idx2, new2], dim=1)], dim=-1)
+            last = (seq2[:, -1], seq[:, -1])  # the pair the step read
+            nxt2 = sample_residual(model, model.last_states[:, -1], nxt, last, guidance,
+                                   temperature, top_k, top_p, generator)  # fmt: skip
+            nxt2 = nxt2.repeat(b // len(nxt2))
+            seq2 = torch.cat([seq2, nxt2[:, None]], dim=1)
+        nxt = nxt.repeat(b // len(nxt))  # (B,): with guidance both rows continue alike
+        seq = torch.cat([seq, nxt[:, None]], dim=1)  # (B, T+i+1)
+        if eos_id is not None:
+            done |= nxt == eos_id
+            if bool(done.all()):
+                break
+        if i == max_new_tokens - 1:
+            break
+        cd_next = new_countdown[:, i : i + 1]  # (B, 1)
+        cds = torch.cat([cds, cd_next], dim=1)
+        if cache is not None:
+            step2 = nxt2[:, None] if paired else None
+            logits, _ = model(nxt[:, None], countdown=cd_next, cache=cache,
+                              head_rows=head_rows, idx2=step2)  # fmt: skip
+        else:  # recompute everything (reference path, used to test the cache)
+            logits, _ = model(seq, countdown=cds, text_states=text_states,
+                              text_mask=text_mask, summary=summary, prefix=source,
+                              idx2=seq2)  # fmt: skip
+    return torch.stack([seq, seq2], dim=-1) if paired else seq

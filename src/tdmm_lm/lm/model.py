@@ -1,7 +1,11 @@
 """The language model over text and motion tokens: a small decoder-only transformer.
 
-Read top to bottom: the config, then the model and its ``generate``; the blocks it stacks
-(attention with a KV cache, MLP) are in :mod:`tdmm_lm.lm.blocks`. Two inputs go beyond a plain GPT:
+Read top to bottom: the model and its ``generate``. Its shape is a
+:class:`~tdmm_lm.lm.config.GPTConfig`; the blocks it stacks (attention with a KV cache, MLP)
+are in :mod:`tdmm_lm.lm.blocks`, the residual head of code pairs in :mod:`tdmm_lm.lm.pairs`,
+and the decoding loops in :mod:`tdmm_lm.lm.generate` and :mod:`tdmm_lm.lm.drafting`.
+
+Four inputs go beyond a plain GPT:
 
 * **Countdown embedding.** Every position that holds (or predicts) a motion token also gets
   an embedding of how many motion tokens are still to come after it. Language2Motion then
@@ -37,7 +41,6 @@ so a row continues exactly as it would alone (up to float rounding).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -45,14 +48,10 @@ from torch.nn import functional as F
 
 from tdmm_lm.artifacts import PretrainedMixin
 from tdmm_lm.lm.blocks import Block, KVCache, attention_mask
-from tdmm_lm.lm.generate import (
-    block_repeats,
-    combine_guidance,
-    drafted_generate,
-    sample_next,
-    sample_residual,
-)
-from tdmm_lm.lm.summary import SummarySource
+from tdmm_lm.lm.config import GPTConfig
+from tdmm_lm.lm.drafting import drafted_generate
+from tdmm_lm.lm.generate import sample_loop
+from tdmm_lm.lm.pairs import ResidualHeadMixin
 
 __all__ = ["COUNTDOWN_NONE", "GPTConfig", "KVCache", "TdmmGPT"]
 
@@ -64,97 +63,7 @@ INIT_STD = 0.02
 SUMMARY_Z_LIMIT = 6.0
 
 
-@dataclass
-class GPTConfig:
-    """Shape of the model. The defaults run a tiny model on CPU.
-
-    Attributes:
-        vocab_size: Number of token ids (:attr:`tdmm_lm.lm.vocab.Vocab.size`).
-        block_size: Longest sequence, in tokens (text prefix included).
-        n_layer: Transformer blocks.
-        n_head: Attention heads; must divide ``d_model``.
-        d_model: Width of the residual stream.
-        dropout: Dropout on attention, residual and embeddings (0 = none).
-        bias: Biases in linear layers and LayerNorms.
-        text_dim: Width of the sentence-encoder states for ``<txt>`` slots (0 = no encoder).
-        txt_token_id: Id of the ``<txt>`` placeholder.
-        max_countdown: Largest countdown with its own embedding; larger ones are clipped.
-        motion_offset: Id of the first motion token (its code is 0).
-        motion_codes: Number of motion tokens K (0 = no motion-code features).
-        motion_feature_dim: Width F of each motion token's code features (0 = none).
-        summary_token_id: Id of the token that also carries a motion summary (the
-            ``<sep>`` that ends Motion2Language's motion, see :mod:`tdmm_lm.lm.summary`).
-        summary_dim: Width S of the motion summary (0 = none).
-        summary_source: Which parameters the summary is computed from, a
-            :class:`~tdmm_lm.lm.summary.SummarySource` value (models stored before the
-            choice existed read their tokens').
-        aux_classes: Classes of each per-token auxiliary label (empty = no auxiliary heads;
-            see :mod:`tdmm_lm.lm.frame_labels`).
-        aux_layer: Blocks after which the auxiliary heads read the stream. Below the top,
-            so that the caption positions of the blocks above can attend to what they learn.
-        residual_codes: K2, residual codes of a two-level tokenizer (0 = one code a frame).
-        prefix_lm: Read each sequence's source (everything before the first target token)
-            with bidirectional attention, as a prefix LM does; the target stays causal. In
-            Motion2Language every motion token then sees the whole clip, which is what
-            naming its emotion needs. False is the plain causal decoder (older models).
-    """
-
-    vocab_size: int = 512
-    block_size: int = 384
-    n_layer: int = 2
-    n_head: int = 2
-    d_model: int = 64
-    dropout: float = 0.0
-    bias: bool = True
-    text_dim: int = 0
-    txt_token_id: int = 6
-    max_countdown: int = 400
-    motion_offset: int = 0
-    motion_codes: int = 0
-    motion_feature_dim: int = 0
-    summary_token_id: int = -1
-    summary_dim: int = 0
-    summary_source: str = "tokens"
-    aux_classes: tuple[int, ...] = ()
-    aux_layer: int = 1
-    residual_codes: int = 0
-    prefix_lm: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "max_countdown"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.d_model % self.n_head:
-            raise ValueError(f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        self.aux_classes = tuple(int(n) for n in self.aux_classes)  # JSON gives a list
-        if self.aux_classes and not (
-            1 <= self.aux_layer <= self.n_layer and min(self.aux_classes) >= 2
-        ):
-            raise ValueError(
-                f"need 1 <= aux_layer <= n_layer and >= 2 classes per auxiliary label, got "
-                f"aux_layer={self.aux_layer}, aux_classes={self.aux_classes}"
-            )
-        if self.summary_source not in {m.value for m in SummarySource}:
-            raise ValueError(f"unknown summary_source {self.summary_source!r}")
-        if self.residual_codes < 0 or (self.residual_codes and self.motion_codes < 1):
-            raise ValueError(
-                f"residual codes need motion codes, got residual_codes={self.residual_codes}, "
-                f"motion_codes={self.motion_codes}"
-            )
-        if self.text_dim < 0:
-            raise ValueError(f"text_dim must be >= 0, got {self.text_dim}")
-        if self.motion_feature_dim and not (
-            self.motion_codes > 0 and 0 <= self.motion_offset <= self.vocab_size - self.motion_codes
-        ):
-            raise ValueError(
-                f"motion features need motion_codes > 0 ids inside the vocabulary, got "
-                f"{self.motion_codes} from {self.motion_offset} of {self.vocab_size}"
-            )
-
-
-class TdmmGPT(PretrainedMixin, nn.Module):
+class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
     """Decoder-only transformer over the joint text + motion vocabulary."""
 
     type_tag = "tdmm_gpt"
@@ -188,19 +97,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
             self.aux_norm = nn.LayerNorm(c.d_model, bias=c.bias)
             self.aux_heads = nn.ModuleList(nn.Linear(c.d_model, n) for n in c.aux_classes)
         if c.residual_codes:
-            self.residual_in = nn.Embedding(c.residual_codes, c.d_model)
-            # The residual head reads the state plus the coarse code it refines.
-            self.residual_cond = nn.Embedding(c.motion_codes, c.d_model)
-            self.residual_head = nn.Sequential(
-                nn.LayerNorm(c.d_model, bias=c.bias),
-                nn.Linear(c.d_model, c.d_model, bias=c.bias),
-                nn.GELU(),
-                nn.Linear(c.d_model, c.residual_codes, bias=False),
-            )
-            # Copy logit of the frame's own residual code: from the state, plus a learned
-            # bonus when the coarse code repeats too.
-            self.residual_copy = nn.Linear(c.d_model, 1)
-            self.residual_same = nn.Parameter(torch.zeros(()))
+            self._build_residual_head(c)
         #: Final-layer states of the last forward pass (B, T, C), for the residual head
         #: during generation; not kept in training.
         self.last_states: torch.Tensor | None = None
@@ -405,55 +302,6 @@ class TdmmGPT(PretrainedMixin, nn.Module):
         )
         return logits, loss if side_loss is None else loss + side_loss
 
-    def residual_logits(
-        self,
-        states: torch.Tensor,
-        coarse: torch.Tensor,
-        previous: torch.Tensor,
-        current: torch.Tensor,
-    ) -> torch.Tensor:
-        """Residual-code logits of the next frame, (..., K2).
-
-        Args:
-            states: (..., C) final states of the positions that predict the frame.
-            coarse: (...) the frame's coarse code (0 … K-1).
-            previous: (...) the residual code input at those positions (-1 = none).
-            current: (...) the token id input at those positions.
-        """
-        if not self.config.residual_codes:
-            raise ValueError("this model reads one code a frame; it has no residual head")
-        h = states + self.residual_cond(coarse)
-        logits = self.residual_head(h)  # (..., K2)
-        same = (coarse == current - self.config.motion_offset).to(h.dtype)
-        copy = self.residual_copy(h)[..., 0] + self.residual_same * same  # (...)
-        copy = copy * (previous >= 0)
-        return logits.scatter_add(-1, previous.clamp(min=0)[..., None], copy[..., None])
-
-    def residual_loss(
-        self,
-        states: torch.Tensor,
-        coarse: torch.Tensor,
-        residual: torch.Tensor,
-        previous: torch.Tensor | None,
-        current: torch.Tensor,
-    ) -> torch.Tensor:
-        """Mean cross-entropy of the residual codes where ``residual >= 0``.
-
-        Args:
-            states: (B, T, C) final states.
-            coarse: (B, T) coarse code of each target frame.
-            residual: (B, T) residual code of each target frame, -1 where no loss is taken.
-            previous: (B, T) residual code input at each position (None = none).
-            current: (B, T) token id input at each position.
-        """
-        at = residual >= 0  # (B, T)
-        if not bool(at.any()):
-            return states.sum() * 0.0  # keeps every rank's graph the same shape
-        if previous is None:
-            previous = torch.full_like(residual, -1)
-        logits = self.residual_logits(states[at], coarse[at], previous[at], current[at])
-        return F.cross_entropy(logits, residual[at])
-
     def aux_loss(self, x: torch.Tensor, aux_targets: torch.Tensor) -> torch.Tensor:
         """Mean over the auxiliary heads of their cross-entropy on (B, T, C) states."""
         if not self.config.aux_classes:
@@ -525,7 +373,7 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 (0 = off); keeps greedy captions from looping.
             draft: Guess up to this many repeats of the last token per pass and keep them by
                 speculative sampling (0 = off); the same distribution, fewer passes
-                (:func:`~tdmm_lm.lm.generate.drafted_generate`). Needs the cache, no
+                (:func:`~tdmm_lm.lm.drafting.drafted_generate`). Needs the cache, no
                 ``eos_id``, no ``no_repeat_ngram`` and a single prompt.
             valid: (B, T) bool, False at the left padding of ``idx`` (None = no padding).
             summary: (B, S) motion summaries for the prompt's summary tokens.
@@ -564,51 +412,13 @@ class TdmmGPT(PretrainedMixin, nn.Module):
                 allowed=allowed, temperature=temperature, top_k=top_k, top_p=top_p,
                 generator=generator, guidance=guidance, head_rows=head_rows, idx2=idx2,
             )  # fmt: skip
-        cache = self.new_cache(b) if use_cache else None
-        if cache is not None and padded:
-            cache.valid = torch.ones(b, self.config.block_size, dtype=torch.bool)
-            cache.valid[:, :t] = valid
-            cache.pads = (~valid).sum(1)
-        seq, cds, seq2 = idx, countdown, idx2
-        source = torch.full((b,), t, dtype=torch.long)  # the prompt is the whole source
-        logits, _ = self(
-            idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache,
-            summary=summary, prefix=source, idx2=idx2,
+        return sample_loop(
+            self, idx, max_new_tokens, countdown=countdown, new_countdown=new_countdown,
+            text_states=text_states, text_mask=text_mask, allowed=allowed, eos_id=eos_id,
+            temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
+            use_cache=use_cache, guidance=guidance, no_repeat_ngram=no_repeat_ngram,
+            valid=valid if padded else None, summary=summary, idx2=idx2, head_rows=head_rows,
         )  # fmt: skip
-        nxt2 = None
-        done = torch.zeros(b, dtype=torch.bool)
-        for i in range(max_new_tokens):
-            # With guidance (1, V): pushed away from the text-free prediction.
-            step_logits = combine_guidance(logits[:, -1], guidance)  # (B or 1, V)
-            if no_repeat_ngram:
-                step_logits = block_repeats(step_logits, seq[: len(step_logits), t:],
-                                            no_repeat_ngram)  # fmt: skip
-            nxt = sample_next(step_logits, temperature, top_k, top_p, allowed, generator)
-            if paired:
-                last = (seq2[:, -1], seq[:, -1])  # the pair the step read
-                nxt2 = sample_residual(self, self.last_states[:, -1], nxt, last, guidance,
-                                       temperature, top_k, top_p, generator)  # fmt: skip
-                nxt2 = nxt2.repeat(b // len(nxt2))
-                seq2 = torch.cat([seq2, nxt2[:, None]], dim=1)
-            nxt = nxt.repeat(b // len(nxt))  # (B,): with guidance both rows continue alike
-            seq = torch.cat([seq, nxt[:, None]], dim=1)  # (B, T+i+1)
-            if eos_id is not None:
-                done |= nxt == eos_id
-                if bool(done.all()):
-                    break
-            if i == max_new_tokens - 1:
-                break
-            cd_next = new_countdown[:, i : i + 1]  # (B, 1)
-            cds = torch.cat([cds, cd_next], dim=1)
-            if cache is not None:
-                step2 = nxt2[:, None] if paired else None
-                logits, _ = self(nxt[:, None], countdown=cd_next, cache=cache,
-                                 head_rows=head_rows, idx2=step2)  # fmt: skip
-            else:  # recompute everything (reference path, used to test the cache)
-                logits, _ = self(seq, countdown=cds, text_states=text_states,
-                                 text_mask=text_mask, summary=summary, prefix=source,
-                                 idx2=seq2)  # fmt: skip
-        return torch.stack([seq, seq2], dim=-1) if paired else seq
 
 
 def _contiguous_range(allowed: torch.Tensor | None) -> tuple[int, int] | None:
