@@ -119,6 +119,7 @@ def _stage_tokenizer(out: Path, cfg: ReleaseConfig, progress: Callable | None) -
         "posed_vertex_error_mm",
         "codebook_usage",
         "repeat_rate",
+        "pair_repeat_rate",
         "peak_retention",
     )
     return {k: report[k] for k in keep if k in report}

@@ -100,6 +100,23 @@ def test_sticky_assign_finds_the_cheapest_path():
     assert torch.equal(sticky_assign(distances, mask, 0.0), distances.argmin(-1))
 
 
+def test_sticky_assign_with_a_cost_per_position_finds_the_cheapest_path():
+    g = torch.Generator().manual_seed(2)
+    distances = torch.rand(1, 6, 3, generator=g)
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    costs = torch.tensor([[0.0, 0.05, 2.0, 0.0, 0.3, 5.0]])  # a change into each frame
+
+    def cost(path: tuple[int, ...]) -> float:
+        changes = sum(float(costs[0, t]) for t in range(1, 6) if path[t] != path[t - 1])
+        return sum(float(distances[0, t, k]) for t, k in enumerate(path)) + changes
+
+    path = tuple(sticky_assign(distances, mask, costs)[0].tolist())
+    assert cost(path) == pytest.approx(min(map(cost, itertools.product(range(3), repeat=6))))
+    # A constant tensor is the scalar cost.
+    same = sticky_assign(distances, mask, torch.full((1, 6), 0.2))
+    assert torch.equal(same, sticky_assign(distances, mask, 0.2))
+
+
 def test_sticky_assign_is_the_same_alone_and_in_a_padded_batch():
     g = torch.Generator().manual_seed(1)
     distances = torch.rand(3, 20, 8, generator=g)
@@ -127,3 +144,8 @@ def test_a_switch_cost_makes_the_token_stream_hold_still():
     nearest = q.assign(z, mask)
     assert (nearest[0, 1:] != nearest[0, :-1]).sum() == 29
     assert (sticky[0, 1:] != sticky[0, :-1]).sum() == 0
+    # An encoding cost applies in eval mode only; training keeps the fitting cost.
+    q.encode_switch_cost = 4.0
+    assert torch.equal(q.assign(z, mask), sticky)
+    q.train()
+    assert torch.equal(q.assign(z, mask), nearest)

@@ -51,6 +51,31 @@ def test_training_updates_both_codebooks_and_reaches_the_encoder():
     assert z.grad is not None and bool(z.grad.abs().sum() > 0)
 
 
+def test_a_hold_factor_makes_residual_codes_change_with_the_coarse_ones():
+    g = torch.Generator().manual_seed(4)
+    # A slow walk: the coarse code changes now and then, the residual one flickers.
+    walk = torch.cumsum(0.15 * torch.randn(400, 4, generator=g), 0)
+    z, mask = walk[None], torch.ones(1, 400, dtype=torch.bool)
+    rvq = ResidualQuantizer(16, 16, 4, decay=0.9, dead_after=5, switch_cost=0.5)
+    rvq.initialise(walk, torch.Generator().manual_seed(5))
+    rvq.eval()
+
+    def changes(pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        changed = pairs[0, 1:] != pairs[0, :-1]  # (N-1, 2)
+        return changed[:, 0], changed[:, 1]
+
+    coarse_free, residual_free = changes(rvq.assign(z, mask))
+    assert int((residual_free & ~coarse_free).sum()) > 10  # alone, the levels disagree
+    rvq.hold_factor = 1e6
+    pairs = rvq.assign(z, mask)
+    coarse, residual = changes(pairs)
+    assert torch.equal(coarse, coarse_free)  # the first level is untouched
+    assert int((residual & ~coarse).sum()) == 0  # the residual code only moves with it
+    assert torch.equal(rvq(z.transpose(1, 2), mask).indices, pairs)  # forward agrees
+    rvq.train()  # training fits the codebooks with the levels switching independently
+    assert torch.equal(changes(rvq.assign(z, mask))[1], residual_free)
+
+
 @pytest.fixture(scope="module")
 def residual_run(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("tok_residual") / "tok"
@@ -66,6 +91,8 @@ def test_a_residual_tokenizer_encodes_pairs_and_decodes_them(residual_run, tiny_
     tok = MotionTokenizer.from_pretrained(out)
     assert tok.codebooks == 2 and tok.residual_codebook_size == 32
     assert {"residual_codebook_usage", "residual_perplexity", "residual_repeat_rate"} <= set(report)
+    # A pair holds only when both codes do.
+    assert report["pair_repeat_rate"] <= min(report["repeat_rate"], report["residual_repeat_rate"])
     params = load_split(tiny_corpus, "val").sequences(1)[0]
     tokens = tok.encode(params)
     assert tokens.shape == (len(params), 2) and tokens.dtype == np.int64

@@ -96,10 +96,18 @@ class MotionTokenizer(TokenizerArrays, nn.Module, PretrainedMixin):
         args = (config.width, config.depth, config.kernel, config.dilation_growth, levels)
         self.encoder = Encoder(*args, config.code_dim)
         self.quantizer: EMAQuantizer | ResidualQuantizer
-        shared = (config.code_dim, config.ema_decay, config.dead_after, config.switch_cost)
+        shared = (
+            config.code_dim,
+            config.ema_decay,
+            config.dead_after,
+            config.switch_cost,
+            config.encode_switch_cost,
+        )
         if config.residual_codebook_size:
             second = config.residual_codebook_size
-            self.quantizer = ResidualQuantizer(config.codebook_size, second, *shared)
+            self.quantizer = ResidualQuantizer(
+                config.codebook_size, second, *shared, config.residual_hold_factor
+            )
         else:
             self.quantizer = EMAQuantizer(config.codebook_size, *shared)
         self.decoder = Decoder(*args, config.code_dim)

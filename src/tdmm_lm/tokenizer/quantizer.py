@@ -59,7 +59,9 @@ def _squared_distances(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     return z.pow(2).sum(1, keepdim=True) - 2.0 * z @ codebook.t() + codebook.pow(2).sum(1)[None, :]
 
 
-def sticky_assign(distances: torch.Tensor, mask: torch.Tensor, switch_cost: float) -> torch.Tensor:
+def sticky_assign(
+    distances: torch.Tensor, mask: torch.Tensor, switch_cost: float | torch.Tensor
+) -> torch.Tensor:
     """Code paths that minimise distance plus a cost per code change (Viterbi).
 
     The path of a row minimises ``sum_t distances[t, k_t] + switch_cost * #{t: k_t != k_t-1}``
@@ -71,20 +73,25 @@ def sticky_assign(distances: torch.Tensor, mask: torch.Tensor, switch_cost: floa
         mask: (B, N) bool, True at valid positions; padding must come after them (it neither
             costs nor switches, so a row's path is the same alone or in a padded batch).
         switch_cost: Cost of one change of code, in the units of ``distances`` (0 gives
-            the nearest code at every position).
+            the nearest code at every position); a (B, N) tensor gives the cost of a change
+            into each position (its first column is unused).
 
     Returns:
         (B, N) int64 code indices (padding repeats the last valid code).
     """
     b, n, k = distances.shape
-    if switch_cost <= 0 or n < 2:
+    if not torch.is_tensor(switch_cost):
+        if switch_cost <= 0:
+            return distances.argmin(-1)
+        switch_cost = torch.full((b, n), float(switch_cost))
+    if n < 2:
         return distances.argmin(-1)
     cost = distances[:, 0].clone()  # (B, K): best path cost ending on each code
     stayed = torch.ones(b, n, k, dtype=torch.bool)  # the best path into (t, k) stayed on k
     best_before = torch.zeros(b, n, dtype=torch.long)  # argmin of the costs at t - 1
     for t in range(1, n):
         lowest, best_before[:, t - 1] = cost.min(-1)  # (B,), (B,)
-        switch = lowest[:, None] + switch_cost  # (B, 1)
+        switch = lowest[:, None] + switch_cost[:, t, None]  # (B, 1)
         stay = cost <= switch  # (B, K)
         valid = mask[:, t, None]  # (B, 1)
         stayed[:, t] = stay | ~valid
@@ -149,6 +156,9 @@ class EMAQuantizer(nn.Module):
         dead_after: A code unused for this many consecutive training steps is reset.
         switch_cost: Cost of a change of code, in units of ``distance_scale`` (0 = assign
             each position its nearest code; see :func:`sticky_assign`).
+        encode_switch_cost: The cost in eval mode, when encoding (None: ``switch_cost``).
+            The codebook is fitted with ``switch_cost``; a higher cost at encoding gives a
+            stream that holds still longer from the same codes.
     """
 
     def __init__(
@@ -158,6 +168,7 @@ class EMAQuantizer(nn.Module):
         decay: float,
         dead_after: int,
         switch_cost: float = 0.0,
+        encode_switch_cost: float | None = None,
     ) -> None:
         super().__init__()
         self.codebook_size = codebook_size
@@ -165,6 +176,7 @@ class EMAQuantizer(nn.Module):
         self.decay = decay
         self.dead_after = dead_after
         self.switch_cost = switch_cost
+        self.encode_switch_cost = encode_switch_cost
         self.register_buffer("codebook", torch.randn(codebook_size, code_dim) * 0.1)
         self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", self.codebook.clone())
@@ -190,7 +202,11 @@ class EMAQuantizer(nn.Module):
         return _squared_distances(z, self.codebook).min(1).values.clamp_min(0.0)
 
     def assign(
-        self, z: torch.Tensor, mask: torch.Tensor, update_scale: bool = False
+        self,
+        z: torch.Tensor,
+        mask: torch.Tensor,
+        update_scale: bool = False,
+        cost_factor: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Code indices of whole sequences, sticky when ``switch_cost > 0``.
 
@@ -199,6 +215,8 @@ class EMAQuantizer(nn.Module):
             mask: (B, N) bool, True at valid positions (padding after them).
             update_scale: Move ``distance_scale`` toward this batch's mean nearest distance
                 (training only).
+            cost_factor: (B, N) multipliers of the switch cost of a change into each
+                position (None: 1 everywhere).
 
         Returns:
             (B, N) int64 indices into the codebook.
@@ -208,7 +226,12 @@ class EMAQuantizer(nn.Module):
         if update_scale and bool(mask.any()):
             nearest = distances.min(-1).values[mask].mean()
             self.distance_scale.mul_(self.decay).add_(nearest, alpha=1 - self.decay)
-        cost = self.switch_cost * float(self.distance_scale)
+        relative = self.switch_cost
+        if not self.training and self.encode_switch_cost is not None:
+            relative = self.encode_switch_cost
+        cost = relative * float(self.distance_scale)
+        if cost_factor is not None and cost > 0:
+            return sticky_assign(distances, mask, cost * cost_factor.float())
         return sticky_assign(distances, mask, cost)
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
@@ -239,7 +262,11 @@ class EMAQuantizer(nn.Module):
         self.initialised.fill_(True)
 
     def forward(
-        self, z: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        z: torch.Tensor,
+        mask: torch.Tensor,
+        generator: torch.Generator | None = None,
+        cost_factor: torch.Tensor | None = None,
     ) -> QuantizerOutput:
         """Quantize encoder outputs; in training mode, also update the codebook.
 
@@ -248,6 +275,7 @@ class EMAQuantizer(nn.Module):
             mask: (B, N) bool, True at valid positions (padding is neither counted nor
                 used to update the codebook).
             generator: Randomness for dead-code reset (training only).
+            cost_factor: (B, N) per-position multipliers of the switch cost (see ``assign``).
 
         Returns:
             A :class:`QuantizerOutput`.
@@ -257,7 +285,7 @@ class EMAQuantizer(nn.Module):
         valid = mask.reshape(b * n)  # (B*N,)
         with torch.no_grad():
             latents = flat.detach().float().reshape(b, n, d)
-            indices = self.assign(latents, mask, update_scale=self.training).reshape(b * n)
+            indices = self.assign(latents, mask, self.training, cost_factor).reshape(b * n)
         counts = torch.bincount(indices[valid], minlength=self.codebook_size).float()  # (K,)
         if self.training:
             self._ema_update(flat.detach()[valid].float(), indices[valid], counts, generator)

@@ -110,6 +110,9 @@ def reconstruction_metrics(tok: MotionTokenizer, sequences: list[np.ndarray]) ->
     if tok.codebooks == 2:
         second = _code_statistics([t[:, 1] for t in tokens], tok.residual_codebook_size)
         codes.update({f"residual_{key}": value for key, value in second.items()})
+        # A frame's token is the pair: this repeat rate bounds a copying model's Tok.
+        held = sum(int((t[1:] == t[:-1]).all(1).sum()) for t in tokens)
+        codes["pair_repeat_rate"] = held / max(sum(len(t) - 1 for t in tokens), 1)
     per_frame = np.concatenate(frame_errors)
     ratios = [r for rs in peak_ratios.values() for r in rs]
     worst = min(peak_ratios, key=lambda c: np.mean(peak_ratios[c]), default=None)
@@ -216,7 +219,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"  residual codes   {report['residual_codebook_size']}: "
             f"{100 * report['residual_codebook_usage']:.1f} % used "
             f"(perplexity {report['residual_perplexity']:.1f}, "
-            f"repeat rate {report['residual_repeat_rate']:.3f})"
+            f"repeat rate {report['residual_repeat_rate']:.3f}; "
+            f"pairs repeat {report['pair_repeat_rate']:.3f})"
         )
     lines = [
         f"motion tokenizer on {report.get('split', '?')} "

@@ -33,6 +33,14 @@ class ResidualQuantizer(nn.Module):
     both are sticky with the same relative ``switch_cost``: each level's tokens change only
     when its own input has moved far enough, in units of that level's distances.
 
+    When encoding (eval mode), ``hold_factor`` multiplies the residual level's switch cost at
+    frames where the coarse code holds. Above 1 the residual code tends to change together
+    with the coarse one, so that a frame's pair either repeats whole or changes: a language
+    model then has one event to predict instead of two at different frames. Training fits
+    the codebooks without it: fitted with it at 6 (and a switch cost of 3), the round trip
+    kept the emotion of 78 % of 300 test clips, against 85 % for codebooks fitted at the
+    plain cost of 2 and encoded with these two.
+
     Args:
         codebook_size: K1, codes of the first level.
         residual_size: K2, codes of the second level.
@@ -40,6 +48,9 @@ class ResidualQuantizer(nn.Module):
         decay: EMA decay of both codebooks.
         dead_after: Steps without use after which a code of either level is reset.
         switch_cost: Relative cost of a code change, per level.
+        encode_switch_cost: The relative cost when encoding (None: ``switch_cost``).
+        hold_factor: Multiplier of the residual level's switch cost, when encoding, where
+            the coarse code holds (1: the levels switch independently).
     """
 
     def __init__(
@@ -50,12 +61,24 @@ class ResidualQuantizer(nn.Module):
         decay: float,
         dead_after: int,
         switch_cost: float = 0.0,
+        encode_switch_cost: float | None = None,
+        hold_factor: float = 1.0,
     ) -> None:
         super().__init__()
-        self.first = EMAQuantizer(codebook_size, code_dim, decay, dead_after, switch_cost)
-        self.residual = EMAQuantizer(residual_size, code_dim, decay, dead_after, switch_cost)
+        costs = (switch_cost, encode_switch_cost)
+        self.first = EMAQuantizer(codebook_size, code_dim, decay, dead_after, *costs)
+        self.residual = EMAQuantizer(residual_size, code_dim, decay, dead_after, *costs)
         self.codebook_size = codebook_size
         self.residual_size = residual_size
+        self.hold_factor = hold_factor
+
+    def _residual_cost_factor(self, first: torch.Tensor) -> torch.Tensor | None:
+        """(B, N) coarse indices -> per-frame multipliers of the residual switch cost."""
+        if self.training or self.hold_factor == 1.0:
+            return None
+        factor = torch.full(first.shape, self.hold_factor)
+        factor[:, 1:][first[:, 1:] != first[:, :-1]] = 1.0
+        return factor
 
     @property
     def initialised(self) -> torch.Tensor:
@@ -94,7 +117,8 @@ class ResidualQuantizer(nn.Module):
         """(B, N, D) vectors, (B, N) mask -> (B, N, 2) code indices of both levels."""
         first = self.first.assign(z, mask, update_scale)
         left = z - self.first.codebook[first]
-        second = self.residual.assign(left, mask, update_scale)
+        factor = self._residual_cost_factor(first)
+        second = self.residual.assign(left, mask, update_scale, factor)
         return torch.stack([first, second], dim=-1)
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
@@ -120,7 +144,7 @@ class ResidualQuantizer(nn.Module):
         first = self.first(z, mask, generator)
         coarse = first.quantized.detach()  # the first level's code vectors
         left = z - coarse  # gradients reach the encoder through the second commitment too
-        second = self.residual(left, mask, generator)
+        second = self.residual(left, mask, generator, self._residual_cost_factor(first.indices))
         total = coarse + second.quantized.detach()
         quantized = z + (total - z).detach()  # straight-through estimator
         indices = torch.stack([first.indices, second.indices], dim=-1)
