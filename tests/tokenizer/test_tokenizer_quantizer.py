@@ -112,9 +112,16 @@ def test_sticky_assign_with_a_cost_per_position_finds_the_cheapest_path():
 
     path = tuple(sticky_assign(distances, mask, costs)[0].tolist())
     assert cost(path) == pytest.approx(min(map(cost, itertools.product(range(3), repeat=6))))
-    # A constant tensor is the scalar cost.
-    same = sticky_assign(distances, mask, torch.full((1, 6), 0.2))
-    assert torch.equal(same, sticky_assign(distances, mask, 0.2))
+    # Rows of a padded batch with their own costs take the paths they take alone.
+    batch = torch.rand(3, 9, 4, generator=g)
+    valid = torch.ones(3, 9, dtype=torch.bool)
+    valid[1, 5:] = False
+    row_costs = torch.rand(3, 9, generator=g)
+    together = sticky_assign(batch, valid, row_costs)
+    for row, n in ((0, 9), (1, 5), (2, 9)):
+        alone = sticky_assign(batch[row : row + 1, :n], valid[row : row + 1, :n],
+                              row_costs[row : row + 1, :n])  # fmt: skip
+        assert torch.equal(together[row, :n], alone[0])
 
 
 def test_sticky_assign_is_the_same_alone_and_in_a_padded_batch():

@@ -76,6 +76,24 @@ def test_a_hold_factor_makes_residual_codes_change_with_the_coarse_ones():
     assert torch.equal(changes(rvq.assign(z, mask))[1], residual_free)
 
 
+def test_encoding_costs_apply_to_encode_in_either_mode(residual_run, tiny_corpus):
+    out, _ = residual_run
+    tok = MotionTokenizer.from_pretrained(out)
+    params = load_split(tiny_corpus, "val").sequences(4)
+    plain = tok.encode_batch(params)
+    tok.quantizer.hold_factor = 50.0
+    for level in (tok.quantizer.first, tok.quantizer.residual):
+        level.encode_switch_cost = 10.0
+    sticky = tok.encode_batch(params)
+
+    def repeats(tokens: list[np.ndarray]) -> float:
+        return float(np.mean(np.concatenate([(t[1:] == t[:-1]).all(1) for t in tokens])))
+
+    assert repeats(sticky) > repeats(plain)
+    tok.train()  # a tokenizer in training mode still encodes with the encoding costs
+    assert all(np.array_equal(a, b) for a, b in zip(tok.encode_batch(params), sticky, strict=True))
+
+
 @pytest.fixture(scope="module")
 def residual_run(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("tok_residual") / "tok"
@@ -115,4 +133,8 @@ def test_residual_size_is_checked_and_the_recipe_has_one():
         TokenizerConfig(residual_codebook_size=1)
     recipe = TokenizerTrainConfig.from_recipe("residual", corpus="C")
     assert recipe.model.codebooks == 2
+    # The recipe encodes stickier than it fits, and the quantizer gets both costs.
+    quantizer = MotionTokenizer(recipe.model).quantizer
+    assert (quantizer.first.switch_cost, quantizer.residual.encode_switch_cost) == (2.0, 3.0)
+    assert quantizer.hold_factor == 6.0
     assert TokenizerTrainConfig.from_recipe("release", corpus="C").model.codebooks == 1

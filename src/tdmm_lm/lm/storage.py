@@ -48,7 +48,7 @@ class ModelConfig:
         guidance: Default classifier-free guidance scale of ``animate`` (1 = off; the model
             must have been trained with prompt dropout).
         draft: Repeat drafts per pass when ``animate`` decodes (0 = one token a pass); the
-            motion's distribution is the same, only faster (:mod:`tdmm_lm.lm.generate`).
+            motion's distribution is the same, only faster (:mod:`tdmm_lm.lm.drafting`).
         tokenizer_dir: Where the motion tokenizer is, relative to the folder. A shipped
             baseline shares the release model's (``../../tokenizer``) rather than carry a
             byte-identical copy of it in the repository.

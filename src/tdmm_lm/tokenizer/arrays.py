@@ -112,7 +112,9 @@ class TokenizerArrays:
     def _encode_padded(self, chunk: list[np.ndarray]) -> list[np.ndarray]:
         """Tokenize a few sequences in one zero-padded, masked batch."""
         z, token_mask, lengths = self._padded_latents(chunk)
-        indices = self.quantizer.assign(z.transpose(1, 2).float(), token_mask)  # (B, N[, 2])
+        # Encoding costs in either mode: a tokenizer's tokens never depend on train/eval.
+        latents = z.transpose(1, 2).float()
+        indices = self.quantizer.assign(latents, token_mask, encoding=True)  # (B, N[, 2])
         indices = indices.cpu().numpy().astype(np.int64)
         return [indices[i, : k // self.frames_per_token].copy() for i, k in enumerate(lengths)]
 

@@ -19,6 +19,8 @@ model's next-token accuracy at the stream's repeat rate. The cost is relative: i
 ``switch_cost`` times a running mean of the nearest-code distance (``distance_scale``, tracked
 in training like a batch-norm statistic and frozen in eval mode), so it keeps its meaning
 while the encoder's scale drifts and a sequence's tokens never depend on its batch.
+Encoding may use a higher cost than training (``encode_switch_cost``): the codebook is fitted
+with one cost, and the stream a language model reads holds still longer with the other.
 """
 
 from __future__ import annotations
@@ -207,8 +209,9 @@ class EMAQuantizer(nn.Module):
         mask: torch.Tensor,
         update_scale: bool = False,
         cost_factor: torch.Tensor | None = None,
+        encoding: bool | None = None,
     ) -> torch.Tensor:
-        """Code indices of whole sequences, sticky when ``switch_cost > 0``.
+        """Code indices of whole sequences, sticky when the switch cost is above 0.
 
         Args:
             z: (B, N, D) float32 vectors.
@@ -217,6 +220,8 @@ class EMAQuantizer(nn.Module):
                 (training only).
             cost_factor: (B, N) multipliers of the switch cost of a change into each
                 position (None: 1 everywhere).
+            encoding: Use ``encode_switch_cost`` (when set) instead of ``switch_cost``; None
+                means in eval mode.
 
         Returns:
             (B, N) int64 indices into the codebook.
@@ -226,8 +231,9 @@ class EMAQuantizer(nn.Module):
         if update_scale and bool(mask.any()):
             nearest = distances.min(-1).values[mask].mean()
             self.distance_scale.mul_(self.decay).add_(nearest, alpha=1 - self.decay)
+        encoding = not self.training if encoding is None else encoding
         relative = self.switch_cost
-        if not self.training and self.encode_switch_cost is not None:
+        if encoding and self.encode_switch_cost is not None:
             relative = self.encode_switch_cost
         cost = relative * float(self.distance_scale)
         if cost_factor is not None and cost > 0:

@@ -72,9 +72,9 @@ class ResidualQuantizer(nn.Module):
         self.residual_size = residual_size
         self.hold_factor = hold_factor
 
-    def _residual_cost_factor(self, first: torch.Tensor) -> torch.Tensor | None:
+    def _residual_cost_factor(self, first: torch.Tensor, encoding: bool) -> torch.Tensor | None:
         """(B, N) coarse indices -> per-frame multipliers of the residual switch cost."""
-        if self.training or self.hold_factor == 1.0:
+        if not encoding or self.hold_factor == 1.0:
             return None
         factor = torch.full(first.shape, self.hold_factor)
         factor[:, 1:][first[:, 1:] != first[:, :-1]] = 1.0
@@ -112,13 +112,21 @@ class ResidualQuantizer(nn.Module):
         self.residual.initialise(left, generator)
 
     def assign(
-        self, z: torch.Tensor, mask: torch.Tensor, update_scale: bool = False
+        self,
+        z: torch.Tensor,
+        mask: torch.Tensor,
+        update_scale: bool = False,
+        encoding: bool | None = None,
     ) -> torch.Tensor:
-        """(B, N, D) vectors, (B, N) mask -> (B, N, 2) code indices of both levels."""
-        first = self.first.assign(z, mask, update_scale)
+        """(B, N, D) vectors, (B, N) mask -> (B, N, 2) code indices of both levels.
+
+        ``encoding`` applies the encoding costs and the hold factor (None: in eval mode).
+        """
+        encoding = not self.training if encoding is None else encoding
+        first = self.first.assign(z, mask, update_scale, encoding=encoding)
         left = z - self.first.codebook[first]
-        factor = self._residual_cost_factor(first)
-        second = self.residual.assign(left, mask, update_scale, factor)
+        factor = self._residual_cost_factor(first, encoding)
+        second = self.residual.assign(left, mask, update_scale, factor, encoding)
         return torch.stack([first, second], dim=-1)
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
@@ -144,7 +152,8 @@ class ResidualQuantizer(nn.Module):
         first = self.first(z, mask, generator)
         coarse = first.quantized.detach()  # the first level's code vectors
         left = z - coarse  # gradients reach the encoder through the second commitment too
-        second = self.residual(left, mask, generator, self._residual_cost_factor(first.indices))
+        factor = self._residual_cost_factor(first.indices, not self.training)
+        second = self.residual(left, mask, generator, factor)
         total = coarse + second.quantized.detach()
         quantized = z + (total - z).detach()  # straight-through estimator
         indices = torch.stack([first.indices, second.indices], dim=-1)
