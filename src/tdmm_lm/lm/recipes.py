@@ -6,10 +6,10 @@ applies the command-line overrides. The resolved config is written to
 
 * ``tiny``: a few dozen steps of a 2-layer model, for tests (seconds).
 * ``small``: a quick look at a real corpus (minutes).
-* ``release``: the shipped model: 4 layers, width 256, 2400 steps of 24 examples (about
-  10 M tokens, about 70 minutes on one core of this machine while the baseline trains on
-  the other). 2800 steps (release 5) overran the release's 90-minute budget, and its
-  validation token accuracy had stopped moving after step 2100 (0.8215 then, 0.8218 at 2800).
+* ``release``: the shipped model: 4 layers, width 256, 2800 steps of 24 examples (about
+  12 M tokens). On one core of this machine a step takes 1.56 s (measured over 2400 steps,
+  with the baseline training on the other core for the first 33 minutes and the machine
+  otherwise idle), so about 73 minutes.
 
 The release recipe trains on one thread: on a 2-core machine shared with other jobs, a second
 torch thread waits for a busy core at every op and made steps 3x slower (measured); on an
@@ -231,7 +231,7 @@ RECIPES: dict[str, TrainConfig] = {
     ),
     "release": TrainConfig(
         recipe="release", n_layer=4, n_head=4, d_model=256, block_size=400, bpe_size=2048,
-        steps=2400, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
+        steps=2800, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
         l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, aux_weight=1.0, aux_layer=2,
         guidance=3.0, eval_every=300,
         eval_clips=128, checkpoint_every=100, log_every=25, threads=1,
