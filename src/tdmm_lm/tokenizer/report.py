@@ -220,7 +220,11 @@ def format_report(report: dict[str, Any]) -> str:
             f"{100 * report['residual_codebook_usage']:.1f} % used "
             f"(perplexity {report['residual_perplexity']:.1f}, "
             f"repeat rate {report['residual_repeat_rate']:.3f}"
-            + (f"; pairs repeat {pairs:.3f})" if (pairs := report.get("pair_repeat_rate")) else ")")
+            + (
+                f"; pairs repeat {pairs:.3f})"
+                if (pairs := report.get("pair_repeat_rate")) is not None
+                else ")"
+            )
         )
     lines = [
         f"motion tokenizer on {report.get('split', '?')} "
