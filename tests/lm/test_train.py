@@ -270,3 +270,28 @@ def test_the_summary_is_of_the_given_parameters_unless_a_model_reads_its_tokens(
     assert TrainConfig().summary_source.value == "params"
     with pytest.raises(ValueError):
         TrainConfig(summary_source="frames")
+
+
+def test_a_timeline_summary_is_trained_on_and_read_by_describe(tiny_config, tmp_path, monkeypatch):
+    from tdmm_lm.face import ARKIT
+    from tdmm_lm.lm import TrainConfig, load_model, summary
+    from tdmm_lm.lm.summary import SUMMARY_STATS, WINDOW_STATS
+    from tdmm_lm.lm.train import train_lm
+
+    cfg = tiny_config(tmp_path / "M", summary_windows=3, steps=4, eval_every=4,
+                      checkpoint_every=4)  # fmt: skip
+    model = load_model(train_lm(cfg))
+    width = (len(SUMMARY_STATS) + 3 * len(WINDOW_STATS)) * ARKIT.dim
+    assert model.lm.config.summary_windows == 3 and model.lm.config.summary_dim == width
+    given = []
+    real = summary.motion_summaries
+    monkeypatch.setattr(summary, "motion_summaries",
+                        lambda *a, **k: given.append(real(*a, **k)) or given[-1])  # fmt: skip
+    clip = model.animate("a woman smiles", seconds=1.0, seed=0)
+    assert model.describe(clip)
+    params = model.tokenizer.within_seen_range(clip.params)
+    np.testing.assert_allclose(given[-1][0], summary.summarise(params, 3), rtol=1e-6)
+    # A run stored before timelines existed had none.
+    stored = TrainConfig().to_dict()
+    del stored["summary_windows"]
+    assert TrainConfig.from_dict(stored).summary_windows == 0

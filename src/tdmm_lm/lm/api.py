@@ -329,7 +329,9 @@ class TdmmModel:
             from tdmm_lm.lm.summary import motion_summaries
 
             codes, params = zip(*windows, strict=True)
-            stats = motion_summaries(gpt.summary_source, self.tokenizer, codes, params)
+            stats = motion_summaries(
+                gpt.summary_source, self.tokenizer, codes, params, gpt.summary_windows
+            )
             extra["summary"] = torch.from_numpy(stats)
         out = self.lm.generate(
             idx,

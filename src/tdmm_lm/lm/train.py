@@ -176,6 +176,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         summary_token_id=vocab.sep if cfg.motion_summary else -1,
         summary_dim=train.summaries.shape[1] if cfg.motion_summary else 0,
         summary_source=cfg.summary_source.value,
+        summary_windows=cfg.summary_windows if cfg.motion_summary else 0,
         aux_classes=tuple(len(c) for c in FRAME_LABEL_CLASSES) if cfg.aux_weight else (),
         aux_layer=cfg.aux_layer,
         residual_codes=tokenizer.residual_codebook_size,
@@ -294,9 +295,9 @@ def train_lm(
     tokenizer = MotionTokenizer.from_pretrained(cfg.tokenizer)
     corpus, tok_dir = Path(cfg.corpus), Path(cfg.tokenizer)
     with accelerator.main_process_first():  # the main process fills the cache
-        source = cfg.summary_source.value
-        train = load_clips(corpus, "train", tokenizer, tok_dir, out / CACHE_DIR, source)
-        val = load_clips(corpus, "val", tokenizer, tok_dir, out / CACHE_DIR, source)
+        summary = (cfg.summary_source.value, cfg.summary_windows)
+        train = load_clips(corpus, "train", tokenizer, tok_dir, out / CACHE_DIR, *summary)
+        val = load_clips(corpus, "val", tokenizer, tok_dir, out / CACHE_DIR, *summary)
     if cfg.max_train_clips is not None:
         train = ClipSet(**{f.name: getattr(train, f.name)[: cfg.max_train_clips]
                            for f in dataclasses.fields(train)})  # fmt: skip
