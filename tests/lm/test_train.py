@@ -272,17 +272,19 @@ def test_the_summary_is_of_the_given_parameters_unless_a_model_reads_its_tokens(
         TrainConfig(summary_source="frames")
 
 
-def test_a_timeline_summary_is_trained_on_and_read_by_describe(tiny_config, tmp_path, monkeypatch):
+def test_timeline_and_squared_features_train_and_load(tiny_config, tmp_path, monkeypatch):
     from tdmm_lm.face import ARKIT
     from tdmm_lm.lm import TrainConfig, load_model, summary
     from tdmm_lm.lm.summary import SUMMARY_STATS, WINDOW_STATS
     from tdmm_lm.lm.train import train_lm
 
-    cfg = tiny_config(tmp_path / "M", summary_windows=3, steps=4, eval_every=4,
-                      checkpoint_every=4)  # fmt: skip
+    cfg = tiny_config(tmp_path / "M", summary_windows=3, motion_feature_squares=True, steps=4,
+                      eval_every=4, checkpoint_every=4)  # fmt: skip
     model = load_model(train_lm(cfg))
     width = (len(SUMMARY_STATS) + 3 * len(WINDOW_STATS)) * ARKIT.dim
     assert model.lm.config.summary_windows == 3 and model.lm.config.summary_dim == width
+    features = model.tokenizer.code_features().shape[1] + ARKIT.dim  # with the squares
+    assert model.lm.config.motion_feature_dim == features
     given = []
     real = summary.motion_summaries
     monkeypatch.setattr(summary, "motion_summaries",
@@ -295,3 +297,25 @@ def test_a_timeline_summary_is_trained_on_and_read_by_describe(tiny_config, tmp_
     stored = TrainConfig().to_dict()
     del stored["summary_windows"]
     assert TrainConfig.from_dict(stored).summary_windows == 0
+
+
+def test_squared_face_features_let_a_token_score_peak_at_a_face(tiny_tokenizer):
+    from tdmm_lm.face import ARKIT
+    from tdmm_lm.lm.train import motion_code_features
+    from tdmm_lm.tokenizer import MotionTokenizer
+
+    tokenizer = MotionTokenizer.from_pretrained(tiny_tokenizer)
+    plain = motion_code_features(tokenizer, squares=False)
+    squared = motion_code_features(tokenizer, squares=True)
+    np.testing.assert_array_equal(plain, tokenizer.code_features())
+    assert squared.shape == (plain.shape[0], plain.shape[1] + ARKIT.dim)
+    np.testing.assert_array_equal(squared[:, : plain.shape[1]], plain)
+    # A score linear in the plain features is monotone in a channel; with the squares, a
+    # weighting of the (standardised) features peaks at the code nearest a target face.
+    face = plain[:, -ARKIT.dim :]
+    channel = int(np.argmax(face.std(0)))
+    z = (face[:, channel] - face[:, channel].mean()) / face[:, channel].std()
+    np.testing.assert_allclose(squared[:, plain.shape[1] + channel], z**2, rtol=1e-4, atol=1e-5)
+    target = float(np.median(z))
+    score = 2 * target * z - squared[:, plain.shape[1] + channel]  # -(z - target)^2 + const
+    assert int(np.argmax(score)) == int(np.argmin(np.abs(z - target)))
