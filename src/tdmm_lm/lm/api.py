@@ -329,9 +329,7 @@ class TdmmModel:
             from tdmm_lm.lm.summary import motion_summaries
 
             codes, params = zip(*windows, strict=True)
-            stats = motion_summaries(
-                gpt.summary_source, self.tokenizer, codes, params, gpt.summary_windows
-            )
+            stats = motion_summaries(gpt.summary_source, self.tokenizer, codes, params)
             extra["summary"] = torch.from_numpy(stats)
         out = self.lm.generate(
             idx,

@@ -33,8 +33,6 @@ class GPTConfig:
         summary_source: Which parameters the summary is computed from, a
             :class:`~tdmm_lm.lm.summary.SummarySource` value (models stored before the
             choice existed read their tokens').
-        summary_windows: Timeline windows of the summary (0 = whole-clip statistics only;
-            see :func:`~tdmm_lm.lm.summary.summarise`).
         aux_classes: Classes of each per-token auxiliary label (empty = no auxiliary heads;
             see :mod:`tdmm_lm.lm.frame_labels`).
         aux_layer: Blocks after which the auxiliary heads read the stream. Below the top,
@@ -62,7 +60,6 @@ class GPTConfig:
     summary_token_id: int = -1
     summary_dim: int = 0
     summary_source: str = "tokens"
-    summary_windows: int = 0
     aux_classes: tuple[int, ...] = ()
     aux_layer: int = 1
     residual_codes: int = 0

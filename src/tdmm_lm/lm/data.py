@@ -85,7 +85,6 @@ def load_clips(
     tokenizer_dir: Path,
     cache_dir: Path | None,
     summary_source: str = "params",
-    summary_windows: int = 0,
 ) -> ClipSet:
     """Read a split and encode its motions, reusing ``cache_dir`` when it matches.
 
@@ -97,8 +96,6 @@ def load_clips(
         cache_dir: Where codes are cached (None: no cache).
         summary_source: What the motion summaries are computed from
             (:class:`~tdmm_lm.lm.summary.SummarySource`).
-        summary_windows: Timeline windows of the summaries (see
-            :func:`~tdmm_lm.lm.summary.summarise`).
 
     Returns:
         The tokenized split, with the motion summary of each clip.
@@ -113,7 +110,6 @@ def load_clips(
     ids = [row["id"] for row in table]
     source = SummarySource(summary_source).value
     key = "\n".join(ids) + _tokenizer_digest(tokenizer_dir) + source
-    key += f"windows={summary_windows}" if summary_windows else ""  # older caches stay valid
     key = hashlib.sha256(key.encode()).hexdigest()
     cache = cache_dir / f"{split}.safetensors" if cache_dir is not None else None
     codes: list[np.ndarray] | None = None
@@ -126,7 +122,7 @@ def load_clips(
     if codes is None:
         params = [s["params"] for s in iter_samples(corpus, split)]
         codes = [np.asarray(c, dtype=np.int64) for c in tokenizer.encode_batch(params)]
-        summaries = motion_summaries(source, tokenizer, codes, params, summary_windows)
+        summaries = motion_summaries(source, tokenizer, codes, params)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             offsets = np.cumsum([0, *(len(c) for c in codes)]).astype(np.int64)

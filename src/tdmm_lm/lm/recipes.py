@@ -42,8 +42,7 @@ FROZEN_ON_RESUME = (
     "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
-    "motion_feature_squares",
-    "motion_summary", "summary_source", "summary_windows", "aux_weight", "aux_layer", "prefix_lm",
+    "motion_summary", "summary_source", "aux_weight", "aux_layer", "prefix_lm",
 )  # fmt: skip
 
 
@@ -65,17 +64,10 @@ class TrainConfig:
         text_encoder: How the prompt is read (see :class:`TextEncoder`).
         motion_features: Give motion tokens their tokenizer code vectors as fixed features
             (see :class:`~tdmm_lm.lm.model.TdmmGPT`).
-        motion_feature_squares: Add the squares of each token's standardised face to its
-            features. A token's output score is linear in its features, so it can prefer
-            "more head pitch" but not "head pitch near 5 degrees"; with the squares it can
-            score a Gaussian around a face the state predicts, per channel.
         motion_summary: Give Motion2Language's ``<sep>`` statistics of the clip's
             parameters (:mod:`tdmm_lm.lm.summary`).
         summary_source: Which parameters: ``params``, those given (the default), or
             ``tokens``, what the clip's tokens decode to (models before release 4).
-        summary_windows: Timeline windows of the summary: each channel's mean and mean
-            change in that many equal stretches of the clip, so that a caption can tell
-            which of two emotions comes first (0 = whole-clip statistics only).
         bpe_size: Text subwords of the BPE.
         base_model: A local Hugging Face checkpoint to start from instead (None = own GPT).
         lora_rank: LoRA rank for ``base_model`` (0 = train all weights).
@@ -126,10 +118,8 @@ class TrainConfig:
     block_size: int = 384
     text_encoder: TextEncoder = TextEncoder.MINILM
     motion_features: bool = True
-    motion_feature_squares: bool = False
     motion_summary: bool = True
     summary_source: SummarySource = SummarySource.PARAMS
-    summary_windows: int = 0
     bpe_size: int = 400
     base_model: str | None = None
     lora_rank: int = 0

@@ -19,12 +19,6 @@ Of which parameters is the :class:`SummarySource`:
   tokenizer's decoder in context; a function of the tokens alone.
 
 Either way the summary is computed the same way in training and in ``describe``.
-
-A third of the clips hold two emotions or more ("looks skeptical, then smirks"), and their
-caption must say which comes first. Whole-clip statistics cannot: measured on release 5, its
-captions named the primary emotion of 92 % of one-emotion test clips and of 46 % of the
-others. So a model may also read a *timeline*: the mean and mean change of each channel in
-each of ``windows`` equal stretches of the clip (:data:`WINDOW_STATS`).
 """
 
 from __future__ import annotations
@@ -35,12 +29,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SUMMARY_STATS", "WINDOW_STATS", "SummarySource", "motion_summaries", "summarise"]
+__all__ = ["SUMMARY_STATS", "SummarySource", "motion_summaries", "summarise"]
 
 #: The statistics, each over frames, per parameter channel.
 SUMMARY_STATS = ("mean", "max", "min", "mean_abs_change")
-#: The statistics of each timeline window, per parameter channel.
-WINDOW_STATS = ("mean", "mean_abs_change")
 
 
 class SummarySource(str, Enum):
@@ -50,33 +42,14 @@ class SummarySource(str, Enum):
     TOKENS = "tokens"  # what their motion tokens decode to
 
 
-def summarise(params: np.ndarray, windows: int = 0) -> np.ndarray:
-    """Statistics over frames of (T, D) parameters.
-
-    Args:
-        params: (T, D) parameters, T >= 1.
-        windows: Timeline windows (0 = none): the frames are cut into this many consecutive
-            stretches of (nearly) equal length, each at least one frame long.
-
-    Returns:
-        (len(SUMMARY_STATS) * D + windows * len(WINDOW_STATS) * D,) float32: the whole
-        clip's statistics, then each window's in time order.
-    """
+def summarise(params: np.ndarray) -> np.ndarray:
+    """(T, D) parameters -> (len(SUMMARY_STATS) * D,) float32 statistics over frames."""
     params = np.asarray(params, dtype=np.float32)
     if params.ndim != 2 or not len(params):
         raise ValueError(f"need (T, D) parameters with T >= 1, got {params.shape}")
-    if windows < 0:
-        raise ValueError(f"windows must be >= 0, got {windows}")
-    steps = np.abs(np.diff(params, axis=0))  # (T - 1, D); step t lies between frames t, t+1
-    zero = np.zeros_like(params[0])
-    parts = [params.mean(0), params.max(0), params.min(0), steps.mean(0) if len(steps) else zero]
-    n = len(params)
-    for k in range(windows):
-        start = min(k * n // windows, n - 1)  # a clip shorter than `windows` repeats frames
-        end = max(start + 1, (k + 1) * n // windows)
-        inside = steps[start : end - 1]  # the steps between this window's frames
-        parts += [params[start:end].mean(0), inside.mean(0) if len(inside) else zero]
-    return np.concatenate(parts)
+    steps = np.abs(np.diff(params, axis=0))  # (T - 1, D)
+    change = steps.mean(0) if len(steps) else np.zeros_like(params[0])
+    return np.concatenate([params.mean(0), params.max(0), params.min(0), change])
 
 
 def motion_summaries(
@@ -84,7 +57,6 @@ def motion_summaries(
     tokenizer: Any,
     codes: Sequence[np.ndarray],
     params: Sequence[np.ndarray],
-    windows: int = 0,
 ) -> np.ndarray:
     """(N, S) summaries of N clips, each given as its codes and the parameters they encode.
 
@@ -93,8 +65,7 @@ def motion_summaries(
         tokenizer: The motion tokenizer the codes come from (decodes them for ``tokens``).
         codes: Each clip's motion codes.
         params: Each clip's (T_i, D) parameters, frame-aligned with its codes.
-        windows: Timeline windows of each summary (see :func:`summarise`).
     """
     if SummarySource(source) is SummarySource.TOKENS:
         params = [tokenizer.decode(c) for c in codes]
-    return np.stack([summarise(p, windows) for p in params]).astype(np.float32)
+    return np.stack([summarise(p) for p in params]).astype(np.float32)

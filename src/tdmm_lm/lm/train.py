@@ -26,11 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from tdmm_lm.errors import InvalidInputError
-from tdmm_lm.face import ARKIT
 from tdmm_lm.lm.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from tdmm_lm.lm.data import Batch, ClipSet, eval_examples, get_batch, load_clips
 from tdmm_lm.lm.frame_labels import FRAME_LABEL_CLASSES
@@ -122,21 +120,6 @@ def params_digest(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def motion_code_features(tokenizer: Any, squares: bool) -> np.ndarray:
-    """(K, F) fixed features of the motion tokens (``TrainConfig.motion_features``).
-
-    The tokenizer's code features (code vector, then the face the code decodes to), and with
-    ``squares`` the squares of that face standardised over the codes (see
-    ``TrainConfig.motion_feature_squares``).
-    """
-    features = tokenizer.code_features()  # (K, D + P)
-    if not squares:
-        return features
-    face = features[:, -ARKIT.dim :]
-    z = (face - face.mean(0)) / np.maximum(face.std(0), 1e-6)
-    return np.concatenate([features, z**2], axis=1).astype(np.float32)
-
-
 def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelerator):
     """The vocabulary, the task builder, the text encoder and an untrained model."""
     from tdmm_lm.lm.storage import ModelConfig
@@ -177,7 +160,6 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
     from tdmm_lm.lm.text import MINILM_DIM, load_text_encoder
 
     encoder = load_text_encoder(cfg.text_encoder.value)
-    features = motion_code_features(tokenizer, cfg.motion_feature_squares)
     gpt_cfg = GPTConfig(
         vocab_size=vocab.size,
         block_size=cfg.block_size,
@@ -190,11 +172,10 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         max_countdown=cfg.block_size,
         motion_offset=vocab.motion_offset,
         motion_codes=tokenizer.codebook_size,
-        motion_feature_dim=features.shape[1] if cfg.motion_features else 0,
+        motion_feature_dim=tokenizer.code_features().shape[1] if cfg.motion_features else 0,
         summary_token_id=vocab.sep if cfg.motion_summary else -1,
         summary_dim=train.summaries.shape[1] if cfg.motion_summary else 0,
         summary_source=cfg.summary_source.value,
-        summary_windows=cfg.summary_windows if cfg.motion_summary else 0,
         aux_classes=tuple(len(c) for c in FRAME_LABEL_CLASSES) if cfg.aux_weight else (),
         aux_layer=cfg.aux_layer,
         residual_codes=tokenizer.residual_codebook_size,
@@ -207,7 +188,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
     )
     lm = TdmmGPT(gpt_cfg)
     if cfg.motion_features:  # (K, F): every token's code vector and the face it decodes to
-        lm.set_motion_features(torch.from_numpy(features))
+        lm.set_motion_features(torch.from_numpy(tokenizer.code_features()))
     if cfg.motion_summary:
         lm.set_summary_stats(torch.from_numpy(train.summaries))
     builder = TaskBuilder.for_encoder(vocab, encoder, tokenizer.residual_codebook_size)
@@ -313,9 +294,9 @@ def train_lm(
     tokenizer = MotionTokenizer.from_pretrained(cfg.tokenizer)
     corpus, tok_dir = Path(cfg.corpus), Path(cfg.tokenizer)
     with accelerator.main_process_first():  # the main process fills the cache
-        summary = (cfg.summary_source.value, cfg.summary_windows)
-        train = load_clips(corpus, "train", tokenizer, tok_dir, out / CACHE_DIR, *summary)
-        val = load_clips(corpus, "val", tokenizer, tok_dir, out / CACHE_DIR, *summary)
+        source = cfg.summary_source.value
+        train = load_clips(corpus, "train", tokenizer, tok_dir, out / CACHE_DIR, source)
+        val = load_clips(corpus, "val", tokenizer, tok_dir, out / CACHE_DIR, source)
     if cfg.max_train_clips is not None:
         train = ClipSet(**{f.name: getattr(train, f.name)[: cfg.max_train_clips]
                            for f in dataclasses.fields(train)})  # fmt: skip
