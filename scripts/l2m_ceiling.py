@@ -32,18 +32,21 @@ import numpy as np
 from tdmm_lm.eval import MotionEvaluator
 from tdmm_lm.eval.data import load_clips
 from tdmm_lm.lm.api import RELEASE_DIR
+from tdmm_lm.prompts.lexicon import NEUTRAL
+from tdmm_lm.prompts.phrasing import DYNAMICS_WORDS
 from tdmm_lm.prompts.schema import Labels, PromptSpec
 from tdmm_lm.synth import DynamicsGenerator, KeyframeGenerator
 
-#: Words a prompt uses for a short middle segment (the prompt suite's "brief" dynamics).
-BRIEF = re.compile(r"\b(briefly|for a moment|fleetingly|momentarily)\b")
+#: The words a prompt uses for a short middle segment (the prompt suite's "brief" dynamics,
+#: seen and held-out phrasings alike).
+BRIEF = re.compile(r"\b(" + "|".join(w for pool in DYNAMICS_WORDS["brief"] for w in pool) + r")\b")
 #: What the ceilings are of.
 ATTRIBUTES = ("emotion_category", "head_motion")
 
 
 def emotional(labels: dict) -> list[int]:
     """Indices of a clip's non-neutral segments."""
-    return [k for k, s in enumerate(labels["segments"]) if s["emotion_category"] != "neutral"]
+    return [k for k, s in enumerate(labels["segments"]) if s["emotion_category"] != NEUTRAL]
 
 
 def with_spans(labels: dict, spans: list[float]) -> dict:
@@ -75,13 +78,13 @@ def main() -> None:
     evaluator = MotionEvaluator.from_pretrained(args.evaluators)
     clips = load_clips(args.corpus, args.split)
     multi = [i for i, labels in enumerate(clips.labels) if len(emotional(labels)) >= 2]
-    single = [i for i in range(len(clips)) if i not in set(multi)]
+    single = sorted(set(range(len(clips))) - set(multi))
     as_labelled, swapped = [], []
     for i in multi:
         labels = clips.labels[i]
         spans = [s["end_s"] - s["start_s"] for s in labels["segments"]]
-        primary = max(emotional(labels), key=lambda k: spans[k])
-        other = max((k for k in emotional(labels) if k != primary), key=lambda k: spans[k])
+        by_span = sorted(emotional(labels), key=lambda k: spans[k], reverse=True)
+        primary, other = by_span[0], by_span[1]  # the longest two emotional segments
         other_reading = list(spans)
         other_reading[primary], other_reading[other] = spans[other], spans[primary]
         as_labelled.append(regenerate(clips.prompts[i], labels, i, clips.fps))
