@@ -35,6 +35,9 @@ def test_animate_is_deterministic_given_the_seed(tiny_model):
     assert tiny_model.config.guidance > 1.0
     plain = tiny_model.animate(PROMPT, seconds=1.0, seed=0, guidance=1.0)
     assert plain.n_frames == 25
+    cooled = [tiny_model.animate(PROMPT, 2.0, seed=3, change_temperature=0.5) for _ in (0, 1)]
+    np.testing.assert_array_equal(cooled[0].params, cooled[1].params)
+    assert not np.array_equal(cooled[0].params, a.params)
 
 
 def test_describe_returns_text_deterministically(tiny_model):
@@ -104,6 +107,7 @@ def test_load_model_without_release_says_how_to_train(monkeypatch, tmp_path):
         (lambda m: m.animate("   "), "empty"),
         (lambda m: m.animate(PROMPT, seconds=0), "seconds"),
         (lambda m: m.animate(PROMPT, seconds=10_000), "seconds"),
+        (lambda m: m.animate(PROMPT, change_temperature=0.0), "change_temperature"),
         (lambda m: m.describe(np.full((20, 61), np.nan, np.float32)), "NaN"),
         (lambda m: m.describe(np.zeros((20, 58), np.float32)), "channels"),
         (lambda m: m.describe(np.zeros((0, 61), np.float32)), "frames"),

@@ -57,6 +57,8 @@ def test_animate_then_describe(monkeypatch, capsys, tiny_model_dir, tmp_path):
         str(csv),
         "--seconds",
         "1",
+        "--change-temperature",
+        "0.5",
         "--model",
         str(tiny_model_dir),
     )
@@ -73,6 +75,7 @@ def test_animate_then_describe(monkeypatch, capsys, tiny_model_dir, tmp_path):
         (["animate", "", "-o", "{tmp}/x.npz"], "prompt is empty"),
         (["animate", "smile", "-o", "{tmp}/x.txt"], "write .npz"),
         (["animate", "smile", "-o", "{tmp}/x.npz", "--seconds", "-1"], "--seconds"),
+        (["animate", "smile", "-o", "{tmp}/x.npz", "--change-temperature", "0"], "change_temp"),
         (["animate", "smile", "-o", "{tmp}/x.npz", "--model", "{tmp}/none"], "does not exist"),
         (["describe", "{tmp}/missing.npz"], "no such file"),
         (["describe", "{tmp}/notes.txt"], "describe reads"),

@@ -61,10 +61,11 @@ def test_loss_decreases_when_overfitting_one_batch():
     assert losses[-1] < 0.5 * losses[0]
 
 
+@pytest.mark.parametrize("rope", [False, True])
 @pytest.mark.parametrize("prefix_lm", [False, True])
 @pytest.mark.parametrize("text", [False, True])
-def test_kv_cache_matches_recomputation(text, prefix_lm):
-    model = tiny(text_dim=8 if text else 0, txt_token_id=7, prefix_lm=prefix_lm)
+def test_kv_cache_matches_recomputation(text, prefix_lm, rope):
+    model = tiny(text_dim=8 if text else 0, txt_token_id=7, prefix_lm=prefix_lm, rope=rope)
     idx = torch.tensor([[1, 7, 7, 3, 4]]) if text else torch.tensor([[1, 2, 3, 4, 5]])
     states = torch.randn(1, 2, 8) if text else None
     mask = torch.ones(1, 2, dtype=torch.bool) if text else None
@@ -118,6 +119,41 @@ def test_sampling_filters():
     assert draws == {0}
     draws = {sample_next(logits, 1.0, top_p=0.8, generator=gen).item() for _ in range(300)}
     assert draws == {0, 1}
+
+
+def test_change_temperature_cools_only_the_changes():
+    # The last id (0) is kept with p = 0.5; the changes 1, 2, 3 share the rest as 4 : 2 : 1.
+    logits = torch.log(torch.tensor([[0.5, 2 / 7, 1 / 7, 1 / 14, 0.0]])).repeat(4000, 1)
+    last = torch.zeros(4000, dtype=torch.long)
+    gen = torch.Generator().manual_seed(0)
+    plain = sample_next(logits, 1.0, generator=gen, last=last, change_temperature=1.0)
+    cooled = sample_next(logits, 1.0, generator=gen, last=last, change_temperature=0.05)
+    for draws in (plain, cooled):
+        assert abs((draws == 0).float().mean().item() - 0.5) < 0.03  # changes as often
+    assert abs((plain == 1).float().mean().item() - 2 / 7) < 0.03
+    assert (cooled[cooled != 0] == 1).float().mean().item() > 0.99  # to the likeliest change
+    # A last id that may not be drawn (the prompt's last token): one plain draw.
+    allowed = torch.tensor([False, True, True, True, True])
+    first = sample_next(logits, 1.0, allowed=allowed, generator=gen, last=last,
+                        change_temperature=0.05)  # fmt: skip
+    assert 0.45 < (first == 1).float().mean().item() < 0.7  # 4/7, not ~1
+    # Only the last id left by the filter: it is kept.
+    kept = sample_next(logits[:5], 1.0, top_k=1, generator=gen, last=last[:5],
+                       change_temperature=0.5)  # fmt: skip
+    assert (kept == 0).all()
+
+
+def test_rotary_attention_sees_only_distances():
+    from tdmm_lm.lm.blocks import _rotate, rotary_angles
+
+    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+
+    def score(i: int, j: int) -> float:
+        cos, sin = rotary_angles(torch.tensor([i, j]), 8)
+        return float((_rotate(q, cos[:1], sin[:1]) * _rotate(k, cos[1:], sin[1:])).sum())
+
+    assert score(3, 1) == pytest.approx(score(40, 38), abs=1e-5)
+    assert score(3, 1) != pytest.approx(score(3, 2), abs=1e-3)
 
 
 def test_save_load_round_trip(tmp_path):
@@ -188,12 +224,13 @@ def test_drafted_decoding_equals_plain_greedy(guided):
         torch.testing.assert_close(model.generate(idx, 30, draft=draft, **kw), plain)
 
 
-def test_drafted_sampling_is_deterministic_and_exact_in_distribution():
+@pytest.mark.parametrize("change_temperature", [1.0, 0.3])
+def test_drafted_sampling_is_deterministic_and_exact_in_distribution(change_temperature):
     model = repetitive_model()
     idx = torch.tensor([[5, 6]])
     allowed = torch.zeros(V, dtype=torch.bool)
     allowed[5:15] = True
-    kw = dict(allowed=allowed, temperature=1.0, top_p=0.95)
+    kw = dict(allowed=allowed, temperature=1.0, top_p=0.95, change_temperature=change_temperature)
 
     def draw(draft: int, seed: int) -> torch.Tensor:
         gen = torch.Generator().manual_seed(seed)
@@ -227,9 +264,10 @@ def test_sliced_output_layer_is_exact():
     assert torch.isinf(last[..., :20]).all()
 
 
+@pytest.mark.parametrize("rope", [False, True])
 @pytest.mark.parametrize("prefix_lm", [False, True])
-def test_left_padded_prompts_continue_as_they_would_alone(prefix_lm):
-    model = tiny(text_dim=8, txt_token_id=7, prefix_lm=prefix_lm)
+def test_left_padded_prompts_continue_as_they_would_alone(prefix_lm, rope):
+    model = tiny(text_dim=8, txt_token_id=7, prefix_lm=prefix_lm, rope=rope)
     rows = [[1, 7, 7, 3, 4], [1, 7, 3], [1, 2, 3, 4, 5, 6, 8]]
     g = torch.Generator().manual_seed(0)
     states = [torch.randn(sum(t == 7 for t in r), 8, generator=g) for r in rows]

@@ -142,6 +142,13 @@ def animate(
     ] = None,
     top_k: Annotated[int | None, typer.Option(help="Sample among the k likeliest tokens.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass (1 = off).")] = None,
+    change_temperature: Annotated[
+        float | None,
+        typer.Option(
+            help="Temperature of the choice among motion changes, relative to --temperature "
+            "(1 = plain sampling; model default)."
+        ),
+    ] = None,
 ) -> None:
     """Generate facial motion from a prompt (Language2Motion)."""
     from tdmm_lm.face.io import WRITE_SUFFIXES, save_sequence
@@ -153,7 +160,13 @@ def animate(
         raise InvalidInputError(f"--video {video}: write .mp4 or .gif")
     lm = load_model(model)
     sequence = lm.animate(
-        prompt, seconds=seconds, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p
+        prompt,
+        seconds=seconds,
+        seed=seed,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        change_temperature=change_temperature,
     )
     save_sequence(sequence, output)
     typer.echo(f"wrote {output} ({sequence.n_frames} frames at {sequence.fps:g} fps)")

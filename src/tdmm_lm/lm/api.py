@@ -96,6 +96,7 @@ class TdmmModel:
         top_k: int | None = None,
         top_p: float | None = None,
         guidance: float | None = None,
+        change_temperature: float | None = None,
     ) -> FaceSequence:
         """Generate facial motion for a prompt.
 
@@ -108,11 +109,16 @@ class TdmmModel:
             top_p: Nucleus sampling mass (1 = off); default if None.
             guidance: Classifier-free guidance scale (1 = off): how much more the prompt
                 weighs than in plain sampling; default if None.
+            change_temperature: Temperature of the choice among the tokens that change the
+                motion, relative to ``temperature`` (1 = plain sampling; below 1 a nod or a
+                shake swings further instead of drifting); default if None.
 
         Returns:
             A ``FaceSequence`` in the ``arkit`` space at the tokenizer's frame rate.
         """
-        return self.animate_batch([prompt], seconds, seed, temperature, top_k, top_p, guidance)[0]
+        return self.animate_batch(
+            [prompt], seconds, seed, temperature, top_k, top_p, guidance, change_temperature
+        )[0]
 
     def animate_batch(
         self,
@@ -123,6 +129,7 @@ class TdmmModel:
         top_k: int | None = None,
         top_p: float | None = None,
         guidance: float | None = None,
+        change_temperature: float | None = None,
     ) -> list[FaceSequence]:
         """Generate motion for many prompts in one decoding pass (see :meth:`animate`).
 
@@ -139,6 +146,7 @@ class TdmmModel:
             top_k: See :meth:`animate`.
             top_p: See :meth:`animate`.
             guidance: See :meth:`animate`.
+            change_temperature: See :meth:`animate`.
 
         Returns:
             One ``FaceSequence`` per prompt, in order.
@@ -155,7 +163,9 @@ class TdmmModel:
                 raise InvalidInputError(
                     f"--seconds must be in (0, {self.max_seconds:g}] for this model, got {value}"
                 )
-        sampling = resolve_sampling(self.config, temperature, top_k, top_p, guidance)
+        sampling = resolve_sampling(
+            self.config, temperature, top_k, top_p, guidance, change_temperature
+        )
         if not prompts:
             return []
         if self.config.backend != "gpt" and len(prompts) > 1:  # base models: one at a time
@@ -197,6 +207,7 @@ class TdmmModel:
                 guidance=sampling["guidance"] if guided else None,
                 draft=self.config.draft,
                 valid=valid,
+                change_temperature=sampling["change_temperature"],
             )
             motion = out[:, idx.shape[1] :].numpy()  # (rows, longest) or (rows, longest, 2)
             result = []

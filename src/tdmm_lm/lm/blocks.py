@@ -10,7 +10,31 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["MLP", "Block", "CausalSelfAttention", "KVCache", "attention_mask"]
+__all__ = ["MLP", "Block", "CausalSelfAttention", "KVCache", "attention_mask", "rotary_angles"]
+
+#: Base of the rotary position frequencies (RoFormer's).
+ROPE_BASE = 10000.0
+
+
+def rotary_angles(positions: torch.Tensor, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, sin) of rotary position embeddings (RoFormer), each (T, head_dim).
+
+    Channel pairs (i, i + head_dim/2) of a query or key at position p are turned by the angle
+    ``p * ROPE_BASE ** (-2i / head_dim)``; the dot product of a query and a key then depends
+    only on how far apart they are.
+    """
+    half = head_dim // 2
+    inv_freq = ROPE_BASE ** (-torch.arange(half, dtype=torch.float32) / half)  # (hs/2,)
+    angles = positions.float()[:, None] * inv_freq[None]  # (T, hs/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (T, hs)
+    return angles.cos(), angles.sin()
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Turn (B, nh, T, hs) queries or keys by their positions' rotary angles (T, hs)."""
+    half = x.shape[-1] // 2
+    turned = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + turned * sin
 
 
 class KVCache:
@@ -52,12 +76,19 @@ class CausalSelfAttention(nn.Module):
         cache: KVCache | None = None,
         layer: int = 0,
         mask: torch.Tensor | None = None,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """(B, T, C) -> (B, T, C); ``mask`` (B, 1, T, S) bool replaces the causal mask."""
+        """(B, T, C) -> (B, T, C); ``mask`` (B, 1, T, S) bool replaces the causal mask.
+
+        ``rope`` is the (cos, sin) of the new positions (:func:`rotary_angles`); queries and
+        keys are turned by them before the keys are cached.
+        """
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)  # each (B, T, C)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
         # q, k, v: (B, nh, T, hs)
+        if rope is not None:
+            q, k = _rotate(q, *rope), _rotate(k, *rope)
         start = 0
         if cache is not None:
             start = cache.length
@@ -109,9 +140,10 @@ class Block(nn.Module):
         cache: KVCache | None,
         layer: int,
         mask: torch.Tensor | None = None,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """(B, T, C) -> (B, T, C); ``mask`` as in :class:`CausalSelfAttention`."""
-        x = x + self.attn(self.ln_1(x), cache, layer, mask)
+        """(B, T, C) -> (B, T, C); ``mask`` and ``rope`` as in :class:`CausalSelfAttention`."""
+        x = x + self.attn(self.ln_1(x), cache, layer, mask, rope)
         return x + self.mlp(self.ln_2(x))
 
 

@@ -42,6 +42,12 @@ class GPTConfig:
             with bidirectional attention, as a prefix LM does; the target stays causal. In
             Motion2Language every motion token then sees the whole clip, which is what
             naming its emotion needs. False is the plain causal decoder (older models).
+        rope: Rotary position embeddings in attention (RoFormer) instead of a learned
+            embedding of absolute positions added to the input. A prompt's length moves
+            where its motion starts, so with absolute positions "the frame one nod ago" is a
+            different position pair in every example; with rotary ones attention sees how
+            far back a frame is, which is what continuing a nod or a shake needs. False in
+            models stored before it existed.
     """
 
     vocab_size: int = 512
@@ -64,6 +70,7 @@ class GPTConfig:
     aux_layer: int = 1
     residual_codes: int = 0
     prefix_lm: bool = False
+    rope: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "max_countdown"):

@@ -34,15 +34,26 @@ def _accept(
     temperature: float,
     sampling: dict[str, Any],
     generator: torch.Generator | None,
+    change_temperature: float = 1.0,
 ) -> int | None:
-    """Keep ``draft`` (None) or return the replacement drawn at its refusal; logits (1, V)."""
+    """Keep ``draft`` (None) or return the replacement drawn at its refusal; logits (1, V).
+
+    The refusal draws from ``p`` without ``x`` at ``temperature * change_temperature``: a
+    change is cooled as in :func:`~tdmm_lm.lm.generate.sample_change` (at 1, exactly the
+    speculative-sampling residual).
+    """
     if temperature <= 0.0:
         best = int(sample_next(logits, 0.0, allowed=sampling["allowed"]))
         return None if best == draft else best
     probs = filter_logits(logits, temperature, **sampling).softmax(dim=-1)[0]  # (V,)
     if float(torch.rand((), generator=generator)) < float(probs[draft]):
         return None
+    if change_temperature != 1.0:
+        probs = filter_logits(logits, temperature * change_temperature, **sampling)
+        probs = probs.softmax(dim=-1)[0]
     probs[draft] = 0.0  # the residual max(0, p - q) with q all on the draft
+    if float(probs.sum()) <= 0.0:  # the filter left only the draft: nothing to change to
+        return None
     return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
 
 
@@ -65,6 +76,7 @@ def drafted_generate(
     guidance: float | None,
     head_rows: tuple[int, int] | None = None,
     idx2: torch.Tensor | None = None,
+    change_temperature: float = 1.0,
 ) -> torch.Tensor:
     """Generate ``max_new_tokens`` tokens with repeat drafts of up to ``draft`` tokens a pass.
 
@@ -90,7 +102,7 @@ def drafted_generate(
     logits, _ = model(idx, countdown=countdown, text_states=text_states, text_mask=text_mask,
                       cache=cache, prefix=source, idx2=idx2)  # fmt: skip
     first = sample_next(combine_guidance(logits[:, -1], guidance), temperature, top_k, top_p,
-                        allowed, generator)  # fmt: skip
+                        allowed, generator, idx[:1, -1], change_temperature)  # fmt: skip
 
     def as_rows(states: torch.Tensor, read: tuple[int, int]) -> tuple[torch.Tensor, ...]:
         """The input pair ``read`` repeated for every row of ``states``."""
@@ -98,7 +110,8 @@ def drafted_generate(
 
     def residual_of(states: torch.Tensor, token: int, read: tuple[int, int]) -> int:
         return int(sample_residual(model, states, torch.tensor([token]), as_rows(states, read),
-                                   guidance, temperature, top_k, top_p, generator)[0])  # fmt: skip
+                                   guidance, temperature, top_k, top_p, generator,
+                                   change_temperature)[0])  # fmt: skip
 
     out = [int(first[0])]
     out2: list[int] = []
@@ -119,7 +132,8 @@ def drafted_generate(
         replacement = None  # the (coarse, residual) pair that ends the pass, if any
         kept = 0
         for j in range(k):  # logits[:, j] scores the token after feed[j]: draft j+1
-            coarse = _accept(logits[:, j], pending, temperature, sampling, generator)
+            coarse = _accept(logits[:, j], pending, temperature, sampling, generator,
+                             change_temperature)  # fmt: skip
             if coarse is not None:
                 pair = residual_of(states[:, j], coarse, (out2[-1], pending)) if paired else -1
                 replacement = (coarse, pair)
@@ -128,7 +142,8 @@ def drafted_generate(
                 read = as_rows(states[:, j], (out2[-1], pending))
                 scores = residual_scores(model, states[:, j], torch.tensor([pending]), read,
                                          guidance)  # fmt: skip
-                redrawn = _accept(scores, out2[-1], temperature, residual_sampling, generator)
+                redrawn = _accept(scores, out2[-1], temperature, residual_sampling, generator,
+                                  change_temperature)  # fmt: skip
                 if redrawn is not None:
                     replacement = (pending, redrawn)
                     break
@@ -138,7 +153,8 @@ def drafted_generate(
             out2.extend([out2[-1]] * kept)
         if replacement is None:  # every draft kept: the pass also scored the next token
             if len(out) < max_new_tokens:
-                nxt = sample_next(logits[:, k], temperature, top_k, top_p, allowed, generator)
+                nxt = sample_next(logits[:, k], temperature, top_k, top_p, allowed, generator,
+                                  torch.tensor([pending]), change_temperature)  # fmt: skip
                 out.append(int(nxt[0]))
                 if paired:
                     out2.append(residual_of(states[:, k], out[-1], (out2[-1], pending)))

@@ -17,6 +17,7 @@ __all__ = [
     "combine_guidance",
     "filter_logits",
     "residual_scores",
+    "sample_change",
     "sample_loop",
     "sample_next",
     "sample_residual",
@@ -65,8 +66,14 @@ def sample_next(
     top_p: float | None = None,
     allowed: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    last: torch.Tensor | None = None,
+    change_temperature: float = 1.0,
 ) -> torch.Tensor:
     """Draw one id per row from next-token logits (B, V); temperature 0 is greedy.
+
+    With ``last`` (B,) and a ``change_temperature`` other than 1 the draw has two stages
+    (:func:`sample_change`): keep the last id with the probability the sampling gives it, or
+    change, to an id drawn at ``temperature * change_temperature``.
 
     Returns:
         (B,) int64 ids.
@@ -76,7 +83,60 @@ def sample_next(
             logits = logits.masked_fill(~allowed, -math.inf)
         return logits.argmax(dim=-1)
     probs = filter_logits(logits, temperature, top_k, top_p, allowed).softmax(dim=-1)
+    if last is not None and change_temperature != 1.0:
+        return sample_change(logits, probs, last, temperature * change_temperature,
+                             top_k, top_p, allowed, generator)  # fmt: skip
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+def sample_change(
+    logits: torch.Tensor,
+    probs: torch.Tensor,
+    last: torch.Tensor,
+    change_temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    allowed: torch.Tensor | None,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Keep ``last`` with its probability under ``probs``, else draw a change, cooled.
+
+    Motion repeats its last token at most steps, and the probability of a change is spread
+    over many codes. A plain cooler temperature makes the repeat win ever more often and the
+    face freezes; sampled at temperature 1, the changes wander over near-identical codes, so
+    a nod or a shake starts and then drifts instead of swinging. Cooling only the choice
+    among the changes keeps how often the motion changes as the model predicts it, and makes
+    each change go where the model most expects. Rows whose ``last`` is not an id that may be
+    drawn (the first frame: ``last`` is the prompt's last token; -1: no code) have nothing to
+    keep and draw plainly from ``probs``.
+
+    Args:
+        logits: (B, V) raw logits.
+        probs: (B, V) the plain sampling distribution of ``logits``.
+        last: (B,) the previous id of each row (-1: none).
+        change_temperature: The absolute temperature of the draw among the changes (> 0).
+        top_k: As for :func:`filter_logits`, applied to the changes.
+        top_p: As for :func:`filter_logits`, applied to the changes.
+        allowed: (V,) bool mask of the ids that may be drawn.
+        generator: Source of randomness.
+
+    Returns:
+        (B,) int64 ids.
+    """
+    rows = torch.arange(len(last))
+    drawable = last >= 0
+    if allowed is not None:
+        drawable &= allowed[last.clamp(min=0)]
+    keep_p = probs[rows, last.clamp(min=0)] * drawable  # (B,)
+    cooled = filter_logits(logits, change_temperature, top_k, top_p, allowed)
+    cooled[rows[drawable], last[drawable]] = -math.inf
+    nowhere = torch.isinf(cooled).all(dim=-1)  # the last id was all the filter left
+    cooled[nowhere] = 0.0  # any finite row; its draw is not used
+    plain = ~drawable  # nothing to keep: one draw from the plain distribution
+    keep = (torch.rand(len(last), generator=generator) < keep_p) | nowhere
+    moved = torch.multinomial(cooled.softmax(dim=-1), 1, generator=generator)[:, 0]
+    fresh = torch.multinomial(probs, 1, generator=generator)[:, 0]
+    return torch.where(plain, fresh, torch.where(keep, last, moved))
 
 
 def combine_guidance(logits: torch.Tensor, guidance: float | None) -> torch.Tensor:
@@ -133,11 +193,13 @@ def sample_residual(
     top_k: int | None,
     top_p: float | None,
     generator: torch.Generator | None,
+    change_temperature: float = 1.0,
 ) -> torch.Tensor:
     """The residual code of each sampled id, drawn from the model's residual head.
 
     ``states``, ``ids``, ``read`` and ``guidance`` are as for :func:`residual_scores`; the
-    sampling settings are the coarse code's.
+    sampling settings are the coarse code's. A change of the residual code (from the one
+    ``read`` holds) is drawn at ``change_temperature`` like a coarse one (:func:`sample_change`).
 
     Returns:
         (n,) int64 residual codes, -1 where the id is not a motion token.
@@ -147,7 +209,9 @@ def sample_residual(
     if not bool(is_motion.any()):
         return torch.full_like(ids, -1)
     logits = residual_scores(model, states, ids, read, guidance)
-    residual = sample_next(logits, temperature, top_k, top_p, None, generator)
+    last = read[0][: len(ids)]  # guided rows come in pairs that read the same code
+    residual = sample_next(logits, temperature, top_k, top_p, None, generator, last,
+                           change_temperature)  # fmt: skip
     return torch.where(is_motion, residual, -1)
 
 
@@ -184,6 +248,7 @@ def sample_loop(
     use_cache: bool,
     guidance: float | None,
     no_repeat_ngram: int,
+    change_temperature: float,
     valid: torch.Tensor | None,
     summary: torch.Tensor | None,
     idx2: torch.Tensor | None,
@@ -220,11 +285,13 @@ def sample_loop(
         if no_repeat_ngram:
             step_logits = block_repeats(step_logits, seq[: len(step_logits), t:],
                                         no_repeat_ngram)  # fmt: skip
-        nxt = sample_next(step_logits, temperature, top_k, top_p, allowed, generator)
+        nxt = sample_next(step_logits, temperature, top_k, top_p, allowed, generator,
+                          seq[: len(step_logits), -1], change_temperature)  # fmt: skip
         if paired:
             last = (seq2[:, -1], seq[:, -1])  # the pair the step read
             nxt2 = sample_residual(model, model.last_states[:, -1], nxt, last, guidance,
-                                   temperature, top_k, top_p, generator)  # fmt: skip
+                                   temperature, top_k, top_p, generator,
+                                   change_temperature)  # fmt: skip
             nxt2 = nxt2.repeat(b // len(nxt2))
             seq2 = torch.cat([seq2, nxt2[:, None]], dim=1)
         nxt = nxt.repeat(b // len(nxt))  # (B,): with guidance both rows continue alike

@@ -255,6 +255,7 @@ class HFBaseLM(nn.Module):
         top_p: float | None = None,
         generator: torch.Generator | None = None,
         use_cache: bool = True,
+        change_temperature: float = 1.0,
         **_unused: Any,  # countdown / text prefix: not read by base models
     ) -> torch.Tensor:
         """Continue ``idx`` (B, T) by up to ``max_new_tokens``; see ``TdmmGPT.generate``."""
@@ -281,7 +282,8 @@ class HFBaseLM(nn.Module):
         new: list[torch.Tensor] = []
         done = torch.zeros(b, dtype=torch.bool)
         for i in range(max_new_tokens):
-            nxt = sample_next(out.logits[:, -1], temperature, top_k, top_p, allowed, generator)
+            nxt = sample_next(out.logits[:, -1], temperature, top_k, top_p, allowed, generator,
+                              seq[:, -1], change_temperature)  # fmt: skip
             new.append(nxt)
             seq = torch.cat([seq, nxt[:, None]], dim=1)
             if eos_id is not None:

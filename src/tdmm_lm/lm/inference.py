@@ -63,6 +63,7 @@ def resolve_sampling(
     top_k: int | None,
     top_p: float | None,
     guidance: float | None,
+    change_temperature: float | None = None,
 ) -> dict[str, Any]:
     """The sampling settings, the model's defaults filling the Nones; checked.
 
@@ -74,16 +75,21 @@ def resolve_sampling(
         "top_k": config.top_k if top_k is None else top_k,
         "top_p": config.top_p if top_p is None else top_p,
         "guidance": config.guidance if guidance is None else guidance,
+        "change_temperature": (
+            config.change_temperature if change_temperature is None else change_temperature
+        ),
     }
     if (
         values["temperature"] < 0
         or values["top_k"] < 0
         or not 0 < values["top_p"] <= 1
         or values["guidance"] < 0
+        or not values["change_temperature"] > 0
     ):
         raise InvalidInputError(
-            "need temperature >= 0, top_k >= 0, top_p in (0, 1] and guidance >= 0, got "
-            "{temperature}, {top_k}, {top_p}, {guidance}".format(**values)
+            "need temperature >= 0, top_k >= 0, top_p in (0, 1], guidance >= 0 and "
+            "change_temperature > 0, got {temperature}, {top_k}, {top_p}, {guidance}, "
+            "{change_temperature}".format(**values)
         )
     return values
 

@@ -47,7 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tdmm_lm.artifacts import PretrainedMixin
-from tdmm_lm.lm.blocks import Block, KVCache, attention_mask
+from tdmm_lm.lm.blocks import Block, KVCache, attention_mask, rotary_angles
 from tdmm_lm.lm.config import GPTConfig
 from tdmm_lm.lm.drafting import drafted_generate
 from tdmm_lm.lm.generate import sample_loop
@@ -74,7 +74,8 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
         self.config = config
         c = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
-        self.pos_emb = nn.Embedding(c.block_size, c.d_model)
+        # Rotary models place positions inside attention (blocks.rotary_angles) instead.
+        self.pos_emb = None if c.rope else nn.Embedding(c.block_size, c.d_model)
         self.countdown_emb = nn.Embedding(c.max_countdown + 2, c.d_model)  # last = "none"
         self.text_proj = (
             nn.Sequential(nn.LayerNorm(c.text_dim), nn.Linear(c.text_dim, c.d_model))
@@ -210,6 +211,8 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
             countdown = torch.full_like(idx, COUNTDOWN_NONE)
         none = self.config.max_countdown + 1
         cd = torch.where(countdown < 0, none, countdown.clamp(max=self.config.max_countdown))
+        if self.pos_emb is None:
+            return self.drop(x + self.countdown_emb(cd))
         pos = torch.arange(start, start + t, device=idx.device)  # (T,)
         if pads is not None:
             pos = (pos[None] - pads[:, None]).clamp_min(0)  # (B, T)
@@ -274,9 +277,13 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
         if padded or prefix is not None:
             valid = cache.valid if padded else None
             mask = attention_mask(idx.shape[1], start, prefix, valid)
+        rope = None
+        if self.config.rope:  # left padding shifts a row's positions alike: distances stay
+            positions = torch.arange(start, start + idx.shape[1], device=idx.device)
+            rope = rotary_angles(positions, self.config.d_model // self.config.n_head)
         aux_loss = None
         for i, block in enumerate(self.blocks):
-            x = block(x, cache, i, mask)
+            x = block(x, cache, i, mask, rope)
             if aux_targets is not None and i + 1 == self.config.aux_layer:
                 aux_loss = self.aux_loss(x, aux_targets)
         if cache is not None:
@@ -346,6 +353,7 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
         valid: torch.Tensor | None = None,
         summary: torch.Tensor | None = None,
         idx2: torch.Tensor | None = None,
+        change_temperature: float = 1.0,
     ) -> torch.Tensor:
         """Continue ``idx`` by sampling up to ``max_new_tokens`` tokens.
 
@@ -379,6 +387,10 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
             summary: (B, S) motion summaries for the prompt's summary tokens.
             idx2: (B, T) int64 residual codes of the prompt, -1 where none (a model with
                 ``residual_codes``; None means none anywhere).
+            change_temperature: Temperature of the choice among the ids that change the
+                last one, relative to ``temperature`` (1 = plain sampling); how often the
+                last id changes stays as the model predicts it
+                (:func:`~tdmm_lm.lm.generate.sample_change`).
 
         Returns:
             (B, T + n) int64: the prompt followed by the n generated ids; for a model with
@@ -411,6 +423,7 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
                 new_countdown=new_countdown[0], text_states=text_states, text_mask=text_mask,
                 allowed=allowed, temperature=temperature, top_k=top_k, top_p=top_p,
                 generator=generator, guidance=guidance, head_rows=head_rows, idx2=idx2,
+                change_temperature=change_temperature,
             )  # fmt: skip
         return sample_loop(
             self, idx, max_new_tokens, countdown=countdown, new_countdown=new_countdown,
@@ -418,6 +431,7 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
             temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
             use_cache=use_cache, guidance=guidance, no_repeat_ngram=no_repeat_ngram,
             valid=valid if padded else None, summary=summary, idx2=idx2, head_rows=head_rows,
+            change_temperature=change_temperature,
         )  # fmt: skip
 
 

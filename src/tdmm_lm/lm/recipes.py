@@ -42,7 +42,7 @@ FROZEN_ON_RESUME = (
     "corpus", "tokenizer", "seed", "n_layer", "n_head", "d_model", "block_size",
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
-    "motion_summary", "summary_source", "aux_weight", "aux_layer", "prefix_lm",
+    "motion_summary", "summary_source", "aux_weight", "aux_layer", "prefix_lm", "rope",
 )  # fmt: skip
 
 
@@ -100,6 +100,8 @@ class TrainConfig:
         aux_layer: Blocks after which the auxiliary heads read the stream.
         prefix_lm: Read each example's source both ways (a prefix LM; see
             ``GPTConfig.prefix_lm``). The built-in model's only.
+        rope: Rotary position embeddings instead of learned absolute ones (see
+            ``GPTConfig.rope``). The built-in model's only.
         pool_batches: Batches drawn at once and grouped by length.
         eval_every: Steps between validations (and at the end).
         eval_clips: Validation clips per validation (each in both directions).
@@ -143,6 +145,7 @@ class TrainConfig:
     aux_weight: float = 0.0
     aux_layer: int = 1
     prefix_lm: bool = True
+    rope: bool = False
     pool_batches: int = 16
     eval_every: int = 20
     eval_clips: int = 16

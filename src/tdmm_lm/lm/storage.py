@@ -47,6 +47,9 @@ class ModelConfig:
         top_p: Default nucleus mass of ``animate`` (1 = off).
         guidance: Default classifier-free guidance scale of ``animate`` (1 = off; the model
             must have been trained with prompt dropout).
+        change_temperature: Default temperature of ``animate``'s choice among the tokens
+            that change the last one, relative to ``temperature`` (1 = plain sampling;
+            :func:`~tdmm_lm.lm.generate.sample_change`).
         draft: Repeat drafts per pass when ``animate`` decodes (0 = one token a pass); the
             motion's distribution is the same, only faster (:mod:`tdmm_lm.lm.drafting`).
         tokenizer_dir: Where the motion tokenizer is, relative to the folder. A shipped
@@ -67,6 +70,7 @@ class ModelConfig:
     top_k: int = 0
     top_p: float = 1.0
     guidance: float = 1.0
+    change_temperature: float = 1.0
     draft: int = 4
     tokenizer_dir: str = "tokenizer"
 

@@ -180,6 +180,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         aux_layer=cfg.aux_layer,
         residual_codes=tokenizer.residual_codebook_size,
         prefix_lm=cfg.prefix_lm,
+        rope=cfg.rope,
     )
     model_cfg = ModelConfig(
         text_encoder=cfg.text_encoder.value,
