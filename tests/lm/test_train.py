@@ -46,6 +46,8 @@ def test_recipes_validate():
         get_recipe("huge")
     with pytest.raises(ValueError, match="min_lr"):
         TrainConfig(lr=1e-4, min_lr=1e-3)
+    with pytest.raises(ValueError, match="change_temperature"):
+        TrainConfig(change_temperature=0.0)
     cfg = get_recipe("small")
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     stored_before_prefix_lm = {k: v for k, v in cfg.to_dict().items() if k != "prefix_lm"}

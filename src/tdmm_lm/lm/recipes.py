@@ -84,6 +84,10 @@ class TrainConfig:
             classifier-free guidance at generation (0 = no guidance).
         guidance: Default classifier-free guidance scale of ``animate`` (needs
             ``prompt_dropout > 0``; 1 = off).
+        change_temperature: Default temperature of ``animate``'s choice among the tokens
+            that change the motion, relative to its temperature (1 = plain sampling; see
+            :func:`~tdmm_lm.lm.generate.sample_change`). A decoding default stored with the
+            model; training does not read it.
         motion_noise: Largest share of input motion tokens replaced by random ones in
             training (targets stay clean); 0 = off. Off in the release: at 0.3 the release
             recipe learned at half the speed or less (measured at step 900: caption loss and
@@ -139,6 +143,7 @@ class TrainConfig:
     l2m_fraction: float = 0.5
     prompt_dropout: float = 0.1
     guidance: float = 2.0
+    change_temperature: float = 1.0
     motion_noise: float = 0.0
     m2l_weight: float = 1.0
     change_weight: float = 0.0
@@ -188,6 +193,8 @@ class TrainConfig:
                 f"need prompt_dropout in [0, 1) and guidance >= 1, got {self.prompt_dropout}, "
                 f"{self.guidance}"
             )
+        if not self.change_temperature > 0.0:
+            raise ValueError(f"change_temperature must be > 0, got {self.change_temperature}")
         if self.warmup_steps < 0 or self.lora_rank < 0:
             raise ValueError(
                 f"warmup_steps and lora_rank must be >= 0, got {self.warmup_steps}, "

@@ -140,7 +140,12 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         if cfg.lora_rank:
             hf = add_lora(hf, cfg.lora_rank)
         backend = "hf_seq2seq" if seq2seq else "hf_causal"
-        model_cfg = ModelConfig(backend=backend, text_encoder="none", hf_config=hf_dict)
+        model_cfg = ModelConfig(
+            backend=backend,
+            text_encoder="none",
+            hf_config=hf_dict,
+            change_temperature=cfg.change_temperature,
+        )
         return vocab, TaskBuilder(vocab), None, HFBaseLM(hf, seq2seq, vocab.pad), model_cfg
 
     from tdmm_lm.lm.model import GPTConfig, TdmmGPT
@@ -186,6 +191,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         text_encoder=cfg.text_encoder.value,
         gpt=gpt_cfg.__dict__.copy(),
         guidance=cfg.guidance if cfg.prompt_dropout > 0 else 1.0,
+        change_temperature=cfg.change_temperature,
     )
     lm = TdmmGPT(gpt_cfg)
     if cfg.motion_features:  # (K, F): every token's code vector and the face it decodes to
