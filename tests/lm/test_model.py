@@ -352,14 +352,35 @@ def test_summary_enters_at_the_summary_token_only():
     torch.testing.assert_close(cached, plain)
 
 
+def test_frames_enter_at_their_own_positions_only():
+    model = tiny(frame_dim=3, prefix_lm=True)
+    model.set_frame_stats(torch.randn(32, 3) * 2 + 1)
+    idx = torch.tensor([[1, 4, 10, 10, 11, 3]] * 2)
+    frames = torch.full((2, 6, 3), float("nan"))
+    frames[:, 2:5] = torch.randn(3, 3)  # the three motion positions
+    frames[1, 3] = torch.tensor([5.0, -5.0, 0.0])  # one frame differs
+    x = model.embed(idx, None, None, None, 0, frames=frames)
+    bare = model.embed(idx, None, None, None, 0)
+    differs = (x - bare).abs().sum(-1) > 0  # (B, T)
+    assert differs[:, 2:5].all() and differs.sum() == 6  # nowhere else, NaN rows ignored
+    assert ((x[0] - x[1]).abs().sum(-1) > 0).tolist() == [False, False, False, True, False, False]
+    far = frames.clone()
+    far[1, 3] = torch.tensor([1e6, -5.0, 0.0])  # a tracked outlier enters clipped
+    assert torch.isfinite(model.embed(idx, None, None, None, 0, frames=far)).all()
+    # Generation reads them with the prompt, cached or not.
+    kw = {"max_new_tokens": 4, "temperature": 0.0, "frames": frames}
+    cached, plain = model.generate(idx, **kw), model.generate(idx, use_cache=False, **kw)
+    torch.testing.assert_close(cached, plain)
+
+
 def test_summary_outliers_are_clipped_and_the_source_is_checked():
-    from tdmm_lm.lm.model import SUMMARY_Z_LIMIT
+    from tdmm_lm.lm.described import LIMIT_Z
 
     sep = 3
     model = tiny(summary_token_id=sep, summary_dim=2)  # stats: mean 0, std 1
     idx = torch.tensor([[1, sep]] * 3)
     # A value far out (a tracked video's saturated channel) enters as one at the limit.
-    summary = torch.tensor([[SUMMARY_Z_LIMIT, 0.0], [SUMMARY_Z_LIMIT * 100, 0.0], [1.0, 0.0]])
+    summary = torch.tensor([[LIMIT_Z, 0.0], [LIMIT_Z * 100, 0.0], [1.0, 0.0]])
     x = model.embed(idx, None, None, None, 0, summary=summary)
     torch.testing.assert_close(x[0], x[1])
     assert not torch.allclose(x[0], x[2])

@@ -212,7 +212,7 @@ def test_weighted_loss_is_the_mean_cross_entropy_by_default_and_weighs_what_it_s
                   summaries=torch.zeros(2, 0),
                   aux_targets=torch.zeros(2, 5, 0, dtype=torch.long),
                   n_source=torch.tensor([1, 1]), idx2=torch.full_like(idx, -1),
-                  targets2=torch.full_like(idx, -1))  # fmt: skip
+                  targets2=torch.full_like(idx, -1), frames=torch.zeros(2, 5, 0))  # fmt: skip
     plain = torch.nn.functional.cross_entropy(logits.reshape(-1, v), targets.reshape(-1),
                                               ignore_index=-1)  # fmt: skip
     torch.testing.assert_close(weighted_loss(logits, batch, (lo, hi)), plain)
@@ -246,6 +246,36 @@ def test_captioning_reads_the_motion_summary_in_training_and_validation(tiny_mod
                       l2m_fraction=0.0, pool_batches=1)  # fmt: skip
     assert batch.summaries.shape == (8, model.lm.config.summary_dim)
     assert batch.summaries.abs().sum(1).gt(0).all()
+
+
+def test_a_rotary_model_that_reads_frames_trains_and_describes(tiny_config, tmp_path):
+    import torch
+
+    from tdmm_lm.lm import load_model
+    from tdmm_lm.lm.train import train_lm
+
+    out = train_lm(tiny_config(tmp_path / "M", rope=True, frame_inputs=True, steps=6))
+    model = load_model(out)
+    gpt = model.lm.config
+    assert gpt.rope and model.lm.pos_emb is None and gpt.frame_dim == 61
+    assert model.builder.frame_inputs
+    assert not torch.equal(model.lm.frame_std, torch.ones(61))  # standardised by the corpus
+    seq = model.animate("a person smiles", seconds=1.0, seed=0)
+    assert isinstance(model.describe(seq), str)
+    # Captioning reads the parameters themselves: the same tokens with other parameters
+    # give other logits.
+    codes, params = model.tokenizer.encode(seq.params), np.asarray(seq.params)
+    last = []
+    for frames in (params, params * 0.5):
+        source = model.builder.m2l_source(codes, frames=frames)
+        assert np.isfinite(source.frames).all(axis=1).sum() == seq.n_frames
+        idx = torch.from_numpy(source.tokens)[None]
+        pairs = {} if source.codes2 is None else {"idx2": torch.from_numpy(source.codes2)[None]}
+        with torch.no_grad():
+            logits, _ = model.lm(idx, countdown=torch.from_numpy(source.countdown)[None],
+                                 frames=torch.from_numpy(source.frames)[None], **pairs)  # fmt: skip
+        last.append(logits[0, -1])
+    assert not torch.allclose(last[0], last[1])
 
 
 def test_the_summary_is_of_the_given_parameters_unless_a_model_reads_its_tokens(tiny_model_dir):

@@ -95,6 +95,33 @@ def test_m2l_example_structure(vocab):
     assert len(templates) == len(M2L_TEMPLATES)  # every phrasing differs
 
 
+def test_m2l_frames_sit_at_the_motion_positions(vocab):
+    from tdmm_lm.lm.data import collate
+
+    builder = TaskBuilder(vocab, frame_inputs=True)
+    codes, frames = np.array([1, 2, 3]), np.arange(6, dtype=np.float32).reshape(3, 2)
+    ex = builder.m2l(codes, "A smile.", 1, frames=frames)
+    motion_at = np.flatnonzero(vocab.motion_mask()[ex.tokens])
+    np.testing.assert_array_equal(ex.frames[motion_at], frames)
+    assert np.isnan(np.delete(ex.frames, motion_at, axis=0)).all()
+    batch = collate([ex, builder.l2m("a smile", codes, 1.0)], vocab.pad, block_size=64)
+    assert batch.frames.shape == (2, batch.idx.shape[1], 2)
+    np.testing.assert_array_equal(batch.frames[0, motion_at].numpy(), frames)
+    assert batch.frames[1].isnan().all()  # Language2Motion has none
+    assert "frames" in batch.model_kwargs()
+    with pytest.raises(ValueError, match="frame inputs"):
+        builder.m2l_source(codes, frames=frames[:2])
+
+
+def test_token_frames_average_each_tokens_frames():
+    from tdmm_lm.lm.summary import token_frames
+
+    params = np.arange(10, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_array_equal(token_frames(params, 1, 5), params)
+    np.testing.assert_array_equal(token_frames(params, 2, 3), [[1, 2], [5, 6], [8, 9]])
+    assert token_frames(params[:0], 1, 0).shape == (0, 2)
+
+
 def test_text_encoder_slots(vocab):
     builder = TaskBuilder(vocab, text_tokenizer=lambda text: [101, *range(len(text.split())), 102])
     ex = builder.l2m("one two three", np.array([0, 1]), 2.0)

@@ -241,6 +241,7 @@ def train_t2m_baseline(
         "aux_weight": 0.0,
         "prefix_lm": False,  # T2M-GPT's decoder is causal throughout
         "rope": False,  # and adds learned absolute position embeddings (GPT-2's)
+        "frame_inputs": False,  # it describes nothing
     }
     cfg = get_recipe(
         recipe,

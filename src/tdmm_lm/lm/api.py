@@ -22,11 +22,13 @@ from tdmm_lm.lm.inference import (
     check_prompt,
     inference_threads,
     left_pad,
+    left_pad_frames,
     left_pad_residual,
     prompt_states,
     resolve_sampling,
 )
 from tdmm_lm.lm.storage import ModelConfig
+from tdmm_lm.lm.summary import token_frames
 from tdmm_lm.lm.tasks import TaskBuilder
 
 if TYPE_CHECKING:
@@ -67,7 +69,10 @@ class TdmmModel:
 
         self.text_encoder = load_text_encoder(config.text_encoder)
         residual_codes = int(getattr(tokenizer, "residual_codebook_size", 0))
-        self.builder = TaskBuilder.for_encoder(vocab, self.text_encoder, residual_codes)
+        frame_inputs = getattr(getattr(lm, "config", None), "frame_dim", 0) > 0
+        self.builder = TaskBuilder.for_encoder(
+            vocab, self.text_encoder, residual_codes, frame_inputs=frame_inputs
+        )
         self._motion_allowed = torch.from_numpy(vocab.motion_mask())
         text_allowed = vocab.text_mask()
         text_allowed[vocab.eos] = True
@@ -328,13 +333,22 @@ class TdmmModel:
         generator: torch.Generator,
     ) -> list[str]:
         """One caption per window (its motion codes and parameters), decoded together."""
-        sources = [self.builder.m2l_source(codes) for codes, _ in windows]
+        r = self.tokenizer.frames_per_token
+        sources = [
+            self.builder.m2l_source(
+                codes,
+                frames=token_frames(params, r, len(codes)) if self.builder.frame_inputs else None,
+            )
+            for codes, params in windows
+        ]
         idx, countdown, valid = left_pad(sources, self.vocab.pad)
         room = self.lm_block_size() - idx.shape[1]
         extra: dict[str, torch.Tensor] = {}
         residual = left_pad_residual(sources)
         if residual is not None:  # code pairs: each frame's residual code
             extra["idx2"] = residual
+        if self.builder.frame_inputs:  # each motion token's own parameters
+            extra["frames"] = left_pad_frames(sources)
         gpt = getattr(self.lm, "config", None)
         if getattr(gpt, "summary_dim", 0):  # what <sep> reads
             from tdmm_lm.lm.summary import motion_summaries

@@ -42,6 +42,8 @@ class GPTConfig:
             with bidirectional attention, as a prefix LM does; the target stays causal. In
             Motion2Language every motion token then sees the whole clip, which is what
             naming its emotion needs. False is the plain causal decoder (older models).
+        frame_dim: F, width of the parameters of each motion token to be described, read at
+            its position beside the token (0 = none; :mod:`tdmm_lm.lm.described`).
         rope: Rotary position embeddings in attention (RoFormer) instead of a learned
             embedding of absolute positions added to the input. A prompt's length moves
             where its motion starts, so with absolute positions "the frame one nod ago" is a
@@ -70,6 +72,7 @@ class GPTConfig:
     aux_layer: int = 1
     residual_codes: int = 0
     prefix_lm: bool = False
+    frame_dim: int = 0
     rope: bool = False
 
     def __post_init__(self) -> None:
@@ -95,8 +98,9 @@ class GPTConfig:
                 f"residual codes need motion codes, got residual_codes={self.residual_codes}, "
                 f"motion_codes={self.motion_codes}"
             )
-        if self.text_dim < 0:
-            raise ValueError(f"text_dim must be >= 0, got {self.text_dim}")
+        if self.text_dim < 0 or self.frame_dim < 0:
+            raise ValueError(f"text_dim and frame_dim must be >= 0, got {self.text_dim}, "
+                             f"{self.frame_dim}")  # fmt: skip
         if self.motion_feature_dim and not (
             self.motion_codes > 0 and 0 <= self.motion_offset <= self.vocab_size - self.motion_codes
         ):

@@ -49,6 +49,8 @@ class ClipSet:
         summaries: (N, S) float32 motion summary of each clip (:mod:`tdmm_lm.lm.summary`).
         frame_labels: Each clip's per-token segment labels, (N_i, H) int64
             (:mod:`tdmm_lm.lm.frame_labels`).
+        frames: Each clip's per-token parameters, (N_i, 61) float16, the frame inputs of a
+            model that reads them (:func:`~tdmm_lm.lm.summary.token_frames`).
     """
 
     ids: list[str]
@@ -59,6 +61,7 @@ class ClipSet:
     labels: list[dict[str, Any]]
     summaries: np.ndarray
     frame_labels: list[np.ndarray]
+    frames: list[np.ndarray]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -104,7 +107,7 @@ def load_clips(
 
     from tdmm_lm.data import iter_samples, read_split
     from tdmm_lm.lm.frame_labels import frame_labels
-    from tdmm_lm.lm.summary import SummarySource, motion_summaries
+    from tdmm_lm.lm.summary import SummarySource, motion_summaries, token_frames
 
     table = read_split(corpus, split, columns=_TEXT_COLUMNS).to_pylist()
     ids = [row["id"] for row in table]
@@ -115,14 +118,20 @@ def load_clips(
     codes: list[np.ndarray] | None = None
     if cache is not None and cache.exists():
         stored = load_file(str(cache))
-        if bytes(stored["key"]).decode() == key and "summaries" in stored:
+        if bytes(stored["key"]).decode() == key and "frames" in stored:
             flat, offsets = stored["codes"].astype(np.int64), stored["offsets"]
             codes = [flat[a:b] for a, b in pairwise(offsets)]
+            frames = [stored["frames"][a:b] for a, b in pairwise(offsets)]
             summaries = stored["summaries"]
     if codes is None:
         params = [s["params"] for s in iter_samples(corpus, split)]
         codes = [np.asarray(c, dtype=np.int64) for c in tokenizer.encode_batch(params)]
         summaries = motion_summaries(source, tokenizer, codes, params)
+        r = tokenizer.frames_per_token
+        frames = [
+            token_frames(p, r, len(c)).astype(np.float16)
+            for p, c in zip(params, codes, strict=True)
+        ]
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             offsets = np.cumsum([0, *(len(c) for c in codes)]).astype(np.int64)
@@ -133,6 +142,7 @@ def load_clips(
                     "codes": flat.astype(np.int32),
                     "offsets": offsets,
                     "summaries": summaries,
+                    "frames": np.concatenate(frames) if frames else np.zeros((0, 61), np.float16),
                     "key": np.frombuffer(key.encode(), dtype=np.uint8),
                 },
                 str(tmp),
@@ -151,6 +161,7 @@ def load_clips(
             frame_labels(row["labels"], len(c), s)
             for row, c, s in zip(table, codes, seconds, strict=True)
         ],
+        frames=frames,
     )
 
 
@@ -173,6 +184,8 @@ class Batch:
         n_source: (B,) int64 source length of each row (what a prefix LM reads both ways).
         idx2: (B, T) int64 residual code of each input position, -1 where none.
         targets2: (B, T) int64 residual code of each target, -1 where no loss is taken.
+        frames: (B, T, F) float32 frame inputs, NaN where none (F is 0 when no example has
+            them).
         paired: The examples carry code pairs (a two-level tokenizer).
     """
 
@@ -189,13 +202,16 @@ class Batch:
     n_source: torch.Tensor
     idx2: torch.Tensor
     targets2: torch.Tensor
+    frames: torch.Tensor
     paired: bool = False
 
     def model_kwargs(self) -> dict[str, torch.Tensor]:
-        """The optional model inputs: source lengths, summaries and residual codes."""
+        """The optional model inputs: source lengths, summaries, frames and residual codes."""
         kwargs = {"prefix": self.n_source}
         if self.summaries.shape[1]:
             kwargs["summary"] = self.summaries
+        if self.frames.shape[2]:
+            kwargs["frames"] = self.frames
         if self.paired:
             kwargs["idx2"] = self.idx2
         return kwargs
@@ -246,6 +262,11 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
             start = int(np.argmax(e.countdown >= 0)) + 1
             stop = min(start + len(e.frame_labels), n)
             aux[i, start:stop] = e.frame_labels[: stop - start]
+    f = max((e.frames.shape[1] for e in examples if e.frames is not None), default=0)
+    frames = np.full((b, width, f), np.nan, dtype=np.float32)
+    for i, (e, n) in enumerate(zip(examples, rows, strict=True)):
+        if e.frames is not None:
+            frames[i, :n] = e.frames[:n]
     p = max((len(e.text_ids) for e in examples), default=0)
     text_ids = np.zeros((b, p), dtype=np.int64)
     text_mask = np.zeros((b, p), dtype=bool)
@@ -266,6 +287,7 @@ def collate(examples: list[Example], pad_id: int, block_size: int) -> Batch:
         n_source=torch.tensor([min(e.n_source, n) for e, n in zip(examples, rows, strict=True)]),
         idx2=torch.from_numpy(idx2),
         targets2=torch.from_numpy(targets2),
+        frames=torch.from_numpy(frames),
         paired=any(e.codes2 is not None for e in examples),
     )
 
@@ -312,7 +334,8 @@ def _draw_clean(
         example = builder.l2m(text, clips.codes[i], clips.seconds[i], template, drop)
     else:
         template = int(rng.integers(len(M2L_TEMPLATES)))
-        example = builder.m2l(clips.codes[i], caption, template, clips.summaries[i])
+        frames = clips.frames[i] if builder.frame_inputs else None
+        example = builder.m2l(clips.codes[i], caption, template, clips.summaries[i], frames)
     return dataclasses.replace(example, frame_labels=clips.frame_labels[i])
 
 
@@ -376,7 +399,9 @@ def eval_examples(clips: ClipSet, builder: TaskBuilder, n_clips: int) -> list[Ex
     out: list[Example] = []
     for i in range(min(n_clips, len(clips))):
         out.append(builder.l2m(clips.prompts[i], clips.codes[i], clips.seconds[i], 0))
-        out.append(builder.m2l(clips.codes[i], clips.captions[i][0], 0, clips.summaries[i]))
+        frames = clips.frames[i] if builder.frame_inputs else None
+        out.append(builder.m2l(clips.codes[i], clips.captions[i][0], 0, clips.summaries[i],
+                               frames))  # fmt: skip
     return out
 
 

@@ -215,6 +215,17 @@ def sample_residual(
     return torch.where(is_motion, residual, -1)
 
 
+def _extend_frames(frames: torch.Tensor | None, length: int) -> torch.Tensor | None:
+    """(B, T, F) frame inputs of a prompt, NaN-padded to ``length`` positions.
+
+    Generated positions have no frame.
+    """
+    if frames is None or frames.shape[1] >= length:
+        return frames
+    pad = frames.new_full((frames.shape[0], length - frames.shape[1], frames.shape[2]), math.nan)
+    return torch.cat([frames, pad], dim=1)
+
+
 def block_repeats(logits: torch.Tensor, generated: torch.Tensor, n: int) -> torch.Tensor:
     """Mask the ids that would repeat an n-gram of ``generated`` (B, L); logits (B, V)."""
     if generated.shape[1] < n:
@@ -253,6 +264,7 @@ def sample_loop(
     summary: torch.Tensor | None,
     idx2: torch.Tensor | None,
     head_rows: tuple[int, int] | None,
+    frames: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Sample one token (or code pair) per forward pass.
 
@@ -275,7 +287,7 @@ def sample_loop(
     source = torch.full((b,), t, dtype=torch.long)  # the prompt is the whole source
     logits, _ = model(
         idx, countdown=countdown, text_states=text_states, text_mask=text_mask, cache=cache,
-        summary=summary, prefix=source, idx2=idx2,
+        summary=summary, prefix=source, idx2=idx2, frames=frames,
     )  # fmt: skip
     nxt2 = None
     done = torch.zeros(b, dtype=torch.bool)
@@ -311,5 +323,6 @@ def sample_loop(
         else:  # recompute everything (reference path, used to test the cache)
             logits, _ = model(seq, countdown=cds, text_states=text_states,
                               text_mask=text_mask, summary=summary, prefix=source,
+                              frames=_extend_frames(frames, seq.shape[1]),
                               idx2=seq2)  # fmt: skip
     return torch.stack([seq, seq2], dim=-1) if paired else seq

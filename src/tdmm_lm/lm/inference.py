@@ -22,6 +22,7 @@ __all__ = [
     "check_prompt",
     "inference_threads",
     "left_pad",
+    "left_pad_frames",
     "left_pad_residual",
     "prompt_states",
     "resolve_sampling",
@@ -126,6 +127,21 @@ def left_pad_residual(sources: list[Any]) -> torch.Tensor | None:
         if src.codes2 is not None:
             idx2[i, width - len(src.codes2) :] = torch.from_numpy(src.codes2)
     return idx2
+
+
+def left_pad_frames(sources: list[Any]) -> torch.Tensor:
+    """The frame inputs of sources padded as :func:`left_pad` pads them.
+
+    Returns:
+        (B, L, F) float32, NaN where a position has no frame.
+    """
+    width = max(len(src.tokens) for src in sources)
+    dim = max((src.frames.shape[1] for src in sources if src.frames is not None), default=0)
+    frames = torch.full((len(sources), width, dim), float("nan"))
+    for i, src in enumerate(sources):
+        if src.frames is not None:
+            frames[i, width - len(src.frames) :] = torch.from_numpy(src.frames)
+    return frames
 
 
 def prompt_states(

@@ -49,6 +49,7 @@ from torch.nn import functional as F
 from tdmm_lm.artifacts import PretrainedMixin
 from tdmm_lm.lm.blocks import Block, KVCache, attention_mask, rotary_angles
 from tdmm_lm.lm.config import GPTConfig
+from tdmm_lm.lm.described import DescribedMotionMixin
 from tdmm_lm.lm.drafting import drafted_generate
 from tdmm_lm.lm.generate import sample_loop
 from tdmm_lm.lm.pairs import ResidualHeadMixin
@@ -59,11 +60,9 @@ __all__ = ["COUNTDOWN_NONE", "GPTConfig", "KVCache", "TdmmGPT"]
 COUNTDOWN_NONE = -1
 #: Std of the weight initialisation (GPT-2's).
 INIT_STD = 0.02
-#: Largest standardised motion-summary value the model reads (larger ones are clipped).
-SUMMARY_Z_LIMIT = 6.0
 
 
-class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
+class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Module):
     """Decoder-only transformer over the joint text + motion vocabulary."""
 
     type_tag = "tdmm_gpt"
@@ -89,11 +88,6 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
             )
             self.motion_in = nn.Linear(c.motion_feature_dim, c.d_model, bias=False)
             self.motion_out = nn.Linear(c.motion_feature_dim, c.d_model, bias=False)
-        if c.summary_dim:
-            # Standardisation of the summaries (set from the training clips), then a projection.
-            self.register_buffer("summary_mean", torch.zeros(c.summary_dim))
-            self.register_buffer("summary_std", torch.ones(c.summary_dim))
-            self.summary_proj = nn.Linear(c.summary_dim, c.d_model, bias=False)
         if c.aux_classes:  # per-token label heads (training only, see frame_labels)
             self.aux_norm = nn.LayerNorm(c.d_model, bias=c.bias)
             self.aux_heads = nn.ModuleList(nn.Linear(c.d_model, n) for n in c.aux_classes)
@@ -114,8 +108,8 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
                 # Residual branches are scaled down so the stream's variance does not grow
                 # with depth (GPT-2).
                 nn.init.normal_(p, mean=0.0, std=INIT_STD / math.sqrt(2 * c.n_layer))
-        if c.summary_dim:  # a standardised input of width S, like the features below
-            nn.init.normal_(self.summary_proj.weight, std=INIT_STD / math.sqrt(c.summary_dim))
+        # The summary and frame inputs of Motion2Language (their own scaled initialisation).
+        self._build_described_inputs(c, INIT_STD)
         if c.motion_feature_dim:
             # Standardised features through a 0.02-std projection would outweigh the token
             # embeddings sqrt(F)-fold (measured: slower Motion2Language); scaled down, they
@@ -149,12 +143,6 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
             scores[..., first - lo : last - lo] = x @ keys.t()  # (B, T, n)
         return scores
 
-    def set_summary_stats(self, summaries: torch.Tensor) -> None:
-        """Standardise motion summaries with the mean and std of these (N, S) ones."""
-        summaries = summaries.float()
-        self.summary_mean.copy_(summaries.mean(0))
-        self.summary_std.copy_(summaries.std(0).clamp_min(1e-4))
-
     def num_params(self) -> int:
         """Number of parameters."""
         return sum(p.numel() for p in self.parameters())
@@ -174,12 +162,14 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
         pads: torch.Tensor | None = None,
         summary: torch.Tensor | None = None,
         idx2: torch.Tensor | None = None,
+        frames: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Input embeddings of positions ``start … start+T-1``, (B, T, C).
 
         ``pads`` (B,) shifts each row's positions back by its left padding; ``summary``
         (B, S) is each row's motion summary, added at its summary token; ``idx2`` (B, T) the
-        residual code at each position (-1 = none).
+        residual code at each position (-1 = none); ``frames`` (B, T, F) the parameters of
+        each motion position to be described (NaN elsewhere; :mod:`tdmm_lm.lm.described`).
         """
         t = idx.shape[1]
         if start + t > self.config.block_size:
@@ -195,13 +185,7 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
             x = x + self.motion_in(feats) * is_motion[..., None]
         if c.residual_codes and idx2 is not None:
             x = x + self.residual_in(idx2.clamp(min=0)) * (idx2 >= 0)[..., None]
-        if c.summary_dim and summary is not None:
-            at = (idx == c.summary_token_id)[..., None]  # (B, T, 1)
-            z = (summary.to(x.dtype) - self.summary_mean) / self.summary_std  # (B, S)
-            # A tracked video can hold values many training stds out (a saturated gaze, a
-            # channel the corpus barely moves); clipped, one such channel cannot swamp <sep>.
-            z = z.clamp(-SUMMARY_Z_LIMIT, SUMMARY_Z_LIMIT)
-            x = x + self.summary_proj(z)[:, None] * at
+        x = self.add_described_inputs(x, idx, summary, frames)
         slots = idx == self.config.txt_token_id  # (B, T)
         if text_states is not None and self.text_proj is not None:
             prefix = self.text_proj(text_states[text_mask])  # (n_slots, C)
@@ -234,6 +218,7 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
         idx2: torch.Tensor | None = None,
         residual_targets: tuple[torch.Tensor, torch.Tensor] | None = None,
         aux_weight: float = 1.0,
+        frames: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Next-token logits and the losses their targets define.
 
@@ -259,6 +244,8 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
             residual_targets: ``(coarse, residual)``, each (B, T) int64: the next frame's
                 coarse code (0 … K-1) and residual code, -1 where no loss is taken.
             aux_weight: Weight of the auxiliary cross-entropy in ``loss``.
+            frames: (B, T, F) float32 parameters of each motion position to be described,
+                NaN elsewhere (models with ``frame_dim``; :mod:`tdmm_lm.lm.described`).
 
         Returns:
             ``(logits, loss)``: logits are (B, T, V) with targets or ``all_logits``, else
@@ -270,7 +257,7 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
         start = cache.length if cache is not None else 0
         padded = cache is not None and cache.valid is not None
         pads = cache.pads if padded else None
-        x = self.embed(idx, countdown, text_states, text_mask, start, pads, summary, idx2)
+        x = self.embed(idx, countdown, text_states, text_mask, start, pads, summary, idx2, frames)
         if not (self.config.prefix_lm and start == 0):
             prefix = None
         mask = None
@@ -354,6 +341,7 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
         summary: torch.Tensor | None = None,
         idx2: torch.Tensor | None = None,
         change_temperature: float = 1.0,
+        frames: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Continue ``idx`` by sampling up to ``max_new_tokens`` tokens.
 
@@ -391,6 +379,8 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
                 last one, relative to ``temperature`` (1 = plain sampling); how often the
                 last id changes stays as the model predicts it
                 (:func:`~tdmm_lm.lm.generate.sample_change`).
+            frames: (B, T, F) parameters of the prompt's motion positions, NaN elsewhere
+                (a model with ``frame_dim``).
 
         Returns:
             (B, T + n) int64: the prompt followed by the n generated ids; for a model with
@@ -431,7 +421,7 @@ class TdmmGPT(ResidualHeadMixin, PretrainedMixin, nn.Module):
             temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
             use_cache=use_cache, guidance=guidance, no_repeat_ngram=no_repeat_ngram,
             valid=valid if padded else None, summary=summary, idx2=idx2, head_rows=head_rows,
-            change_temperature=change_temperature,
+            change_temperature=change_temperature, frames=frames,
         )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ FROZEN_ON_RESUME = (
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
     "motion_summary", "summary_source", "aux_weight", "aux_layer", "prefix_lm", "rope",
+    "frame_inputs",
 )  # fmt: skip
 
 
@@ -106,6 +107,8 @@ class TrainConfig:
             ``GPTConfig.prefix_lm``). The built-in model's only.
         rope: Rotary position embeddings instead of learned absolute ones (see
             ``GPTConfig.rope``). The built-in model's only.
+        frame_inputs: Motion2Language reads each motion token's parameters beside it (see
+            :mod:`tdmm_lm.lm.described`). The built-in model's only.
         pool_batches: Batches drawn at once and grouped by length.
         eval_every: Steps between validations (and at the end).
         eval_clips: Validation clips per validation (each in both directions).
@@ -151,6 +154,7 @@ class TrainConfig:
     aux_layer: int = 1
     prefix_lm: bool = True
     rope: bool = False
+    frame_inputs: bool = False
     pool_batches: int = 16
     eval_every: int = 20
     eval_clips: int = 16

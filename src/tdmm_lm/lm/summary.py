@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SUMMARY_STATS", "SummarySource", "motion_summaries", "summarise"]
+__all__ = ["SUMMARY_STATS", "SummarySource", "motion_summaries", "summarise", "token_frames"]
 
 #: The statistics, each over frames, per parameter channel.
 SUMMARY_STATS = ("mean", "max", "min", "mean_abs_change")
@@ -69,3 +69,20 @@ def motion_summaries(
     if SummarySource(source) is SummarySource.TOKENS:
         params = [tokenizer.decode(c) for c in codes]
     return np.stack([summarise(p) for p in params]).astype(np.float32)
+
+
+def token_frames(params: np.ndarray, frames_per_token: int, n_tokens: int) -> np.ndarray:
+    """The parameters each motion token stands for: (T, D) -> (n_tokens, D) float32.
+
+    A token of ``frames_per_token`` frames gets their mean; frames missing at the end of the
+    clip (its tokens are padded up to a whole token) repeat the last one.
+    """
+    params = np.asarray(params, dtype=np.float32)
+    if n_tokens == 0 or not len(params):
+        return np.zeros((n_tokens, params.shape[-1]), np.float32)
+    r = max(1, int(frames_per_token))
+    need = n_tokens * r
+    if len(params) < need:
+        tail = np.repeat(params[-1:], need - len(params), axis=0)
+        params = np.concatenate([params, tail])
+    return params[:need].reshape(n_tokens, r, -1).mean(axis=1)

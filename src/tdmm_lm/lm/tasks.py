@@ -81,6 +81,8 @@ class Example:
             one-code tokenizer.
         inputs2: (L,) int64 residual codes the model reads instead of ``codes2`` (the
             corrupted copy of :meth:`with_motion_noise`); None reads ``codes2``.
+        frames: (L, F) float32 parameters of each motion position to be described, NaN
+            elsewhere (:mod:`tdmm_lm.lm.described`); None = none.
     """
 
     tokens: np.ndarray
@@ -94,6 +96,7 @@ class Example:
     frame_labels: np.ndarray | None = None
     codes2: np.ndarray | None = None
     inputs2: np.ndarray | None = None
+    frames: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -152,6 +155,15 @@ def split_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return codes, None
 
 
+def _frames_around(before: int, frames: np.ndarray | None, after: int) -> np.ndarray | None:
+    """Frame inputs of a sequence: NaN rows on ``before`` and ``after`` positions."""
+    if frames is None:
+        return None
+    frames = np.asarray(frames, dtype=np.float32)
+    nan = np.full((before + after, frames.shape[1]), np.nan, dtype=np.float32)
+    return np.concatenate([nan[:before], frames, nan[before:]])
+
+
 def _codes2_around(before: int, residual: np.ndarray | None, after: int) -> np.ndarray | None:
     """The residual codes of a sequence: -1 on ``before`` and ``after`` positions."""
     if residual is None:
@@ -172,24 +184,35 @@ class TaskBuilder:
         slots_per_prompt: ``<txt>`` slots a prompt takes; 0 means one per encoder token
             (a pooled sentence encoder fills a single slot).
         residual_codes: K2 of a two-level motion tokenizer (0 = one code a frame).
+        frame_inputs: Motion2Language examples carry each motion token's parameters
+            (for a model with ``frame_dim``; :mod:`tdmm_lm.lm.described`).
     """
 
     def __init__(
-        self, vocab: Vocab, text_tokenizer=None, slots_per_prompt: int = 0, residual_codes: int = 0
-    ) -> None:  # text_tokenizer: Callable[[str], list[int]]
+        self,
+        vocab: Vocab,
+        text_tokenizer=None,  # Callable[[str], list[int]]
+        slots_per_prompt: int = 0,
+        residual_codes: int = 0,
+        frame_inputs: bool = False,
+    ) -> None:
         self.vocab = vocab
         self.residual_codes = residual_codes
+        self.frame_inputs = frame_inputs
         self.text_tokenizer = text_tokenizer
         self.slots_per_prompt = slots_per_prompt
         self._l2m = [self._pieces(t) for t in L2M_TEMPLATES]
         self._m2l = [vocab.encode_text(t) for t in M2L_TEMPLATES]
 
     @classmethod
-    def for_encoder(cls, vocab: Vocab, encoder=None, residual_codes: int = 0) -> TaskBuilder:
+    def for_encoder(
+        cls, vocab: Vocab, encoder=None, residual_codes: int = 0, frame_inputs: bool = False
+    ) -> TaskBuilder:
         """The builder for a model that reads prompts with ``encoder`` (None: BPE)."""
         if encoder is None:
-            return cls(vocab, residual_codes=residual_codes)
-        return cls(vocab, encoder.token_ids, encoder.slots_per_prompt, residual_codes)
+            return cls(vocab, residual_codes=residual_codes, frame_inputs=frame_inputs)
+        return cls(vocab, encoder.token_ids, encoder.slots_per_prompt, residual_codes,
+                   frame_inputs)  # fmt: skip
 
     def _pieces(self, template: str) -> tuple[np.ndarray, np.ndarray]:
         """The ids before and after ``{text}``; words after the prompt keep their space."""
@@ -236,9 +259,16 @@ class TaskBuilder:
                        codes2=codes2)  # fmt: skip
 
     def m2l_source(
-        self, codes: np.ndarray, template: int = 0, summary: np.ndarray | None = None
+        self,
+        codes: np.ndarray,
+        template: int = 0,
+        summary: np.ndarray | None = None,
+        frames: np.ndarray | None = None,
     ) -> Example:
-        """The Motion2Language source: instruction, then the motion codes (N,) or (N, 2)."""
+        """The Motion2Language source: instruction, then the motion codes (N,) or (N, 2).
+
+        ``frames`` (N, F), when given, are the parameters of each motion token.
+        """
         v = self.vocab
         coarse, residual = split_codes(codes)
         instruction = self._m2l[template % len(self._m2l)]
@@ -247,7 +277,11 @@ class TaskBuilder:
         ).astype(np.int64)
         cd = countdown_for(len(tokens), len(instruction) + 2, len(coarse))
         codes2 = _codes2_around(len(instruction) + 2, residual, 1)
-        return Example(tokens, len(tokens), cd, (), "m2l", summary=summary, codes2=codes2)
+        if frames is not None and len(frames) != len(coarse):
+            raise ValueError(f"{len(coarse)} motion tokens but {len(frames)} frame inputs")
+        frames = _frames_around(len(instruction) + 2, frames, 1)
+        return Example(tokens, len(tokens), cd, (), "m2l", summary=summary, codes2=codes2,
+                       frames=frames)  # fmt: skip
 
     def m2l(
         self,
@@ -255,12 +289,14 @@ class TaskBuilder:
         caption: str,
         template: int = 0,
         summary: np.ndarray | None = None,
+        frames: np.ndarray | None = None,
     ) -> Example:
         """A Motion2Language example: motion codes (N,) or (N, 2) -> caption + ``<eos>``."""
-        src = self.m2l_source(codes, template, summary)
+        src = self.m2l_source(codes, template, summary, frames)
         target = np.concatenate([self.vocab.encode_text(caption.strip()), [self.vocab.eos]])
         tokens = np.concatenate([src.tokens, target]).astype(np.int64)
         cd = np.concatenate([src.countdown, np.full(len(target), COUNTDOWN_NONE)])
         codes2 = _codes2_around(0, src.codes2, len(target))
+        frames = _frames_around(0, src.frames, len(target))
         return Example(tokens, src.n_source, cd.astype(np.int64), (), "m2l", summary=summary,
-                       codes2=codes2)  # fmt: skip
+                       codes2=codes2, frames=frames)  # fmt: skip

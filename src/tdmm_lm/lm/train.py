@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from tdmm_lm.errors import InvalidInputError
@@ -185,6 +186,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         aux_layer=cfg.aux_layer,
         residual_codes=tokenizer.residual_codebook_size,
         prefix_lm=cfg.prefix_lm,
+        frame_dim=train.frames[0].shape[1] if cfg.frame_inputs and train.frames else 0,
         rope=cfg.rope,
     )
     model_cfg = ModelConfig(
@@ -198,7 +200,11 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         lm.set_motion_features(torch.from_numpy(tokenizer.code_features()))
     if cfg.motion_summary:
         lm.set_summary_stats(torch.from_numpy(train.summaries))
-    builder = TaskBuilder.for_encoder(vocab, encoder, tokenizer.residual_codebook_size)
+    if gpt_cfg.frame_dim:
+        lm.set_frame_stats(torch.from_numpy(np.concatenate(train.frames).astype(np.float32)))
+    builder = TaskBuilder.for_encoder(
+        vocab, encoder, tokenizer.residual_codebook_size, frame_inputs=gpt_cfg.frame_dim > 0
+    )
     return vocab, builder, encoder, lm, model_cfg
 
 
