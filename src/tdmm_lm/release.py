@@ -58,6 +58,8 @@ class ReleaseConfig:
         hours: Hours of procedural motion in the corpus.
         corpus_seed: Seed of the corpus build.
         workers: Processes of the corpus build.
+        mark_longest: The corpus's prompts of several expressions say which lasts longest
+            (``BuildConfig.mark_longest``).
         tokenizer_recipe: Recipe of the motion tokenizer.
         lm_recipe: Recipe of the language model; the T2M-GPT-style baseline gets the same
             recipe with as many text-to-motion examples (its steps scaled by the recipe's
@@ -70,6 +72,7 @@ class ReleaseConfig:
     hours: float = 20.0
     corpus_seed: int = 0
     workers: int = 2
+    mark_longest: bool = False
     tokenizer_recipe: str = "residual"
     lm_recipe: str = "release"
     evaluator_recipe: str = "release"
@@ -99,7 +102,9 @@ def tokenizer_dir(out: Path) -> Path:
 def _stage_corpus(out: Path, cfg: ReleaseConfig, progress: Callable | None) -> dict[str, Any]:
     from tdmm_lm.data import BuildConfig, build_corpus
 
-    build = BuildConfig(hours=cfg.hours, seed=cfg.corpus_seed, workers=cfg.workers)
+    build = BuildConfig(
+        hours=cfg.hours, seed=cfg.corpus_seed, workers=cfg.workers, mark_longest=cfg.mark_longest
+    )
     manifest = build_corpus(corpus_dir(out), build, progress)
     return {"hours": cfg.hours, "samples": dataclasses.asdict(manifest).get("counts")}
 
@@ -230,6 +235,8 @@ def build_release(
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / RELEASE_FILE
     settings = json.loads(json.dumps(dataclasses.asdict(cfg)))  # as release.json holds it
+    if not cfg.mark_longest:  # unrecorded when off, so releases begun before it resume
+        settings.pop("mark_longest")
     record: dict[str, Any] = {"config": settings, "stages": {}}
     if record_path.is_file():
         previous = json.loads(record_path.read_text())

@@ -89,6 +89,23 @@ def test_same_seed_same_corpus_whatever_the_workers(small_corpus, tmp_path):
         assert a[k]["prompt"] == b[k]["prompt"]
 
 
+def test_marked_prompts_change_only_the_wording(small_corpus, tmp_path):
+    marked = tmp_path / "marked"
+    build_corpus(marked, BuildConfig(**{**SMALL.__dict__, "mark_longest": True}))
+    assert read_manifest(marked).settings["mark_longest"] is True
+    assert "mark_longest" not in read_manifest(small_corpus).settings  # older corpora resume
+    a, b = all_rows(small_corpus), all_rows(marked)
+    assert a.keys() == b.keys()
+    changed = 0
+    for k in a:
+        np.testing.assert_array_equal(a[k]["params"], b[k]["params"])
+        assert a[k]["split"] == b[k]["split"] and a[k]["labels"] == b[k]["labels"]
+        changed += a[k]["prompt"] != b[k]["prompt"]
+    assert changed  # the prompts of clips of several expressions
+    with pytest.raises(InvalidInputError, match="other settings"):
+        build_corpus(small_corpus, BuildConfig(**{**SMALL.__dict__, "mark_longest": True}))
+
+
 def test_resume_refuses_other_settings(small_corpus):
     with pytest.raises(InvalidInputError, match="other settings"):
         build_corpus(small_corpus, BuildConfig(**{**SMALL.__dict__, "seed": 99}))

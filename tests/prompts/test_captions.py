@@ -17,9 +17,9 @@ from tdmm_lm.prompts.vocabulary import HELD_OUT_FRAMES, HELD_OUT_WORDS, caption_
 POSSESSIVES = re.compile(r"\b(his|her|their|its)\b")
 
 
-@pytest.fixture(scope="module")
-def specs():
-    return sample_prompts(1500, seed=21)
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "mark_longest"])
+def specs(request):
+    return sample_prompts(1500, seed=21, mark_longest=request.param)
 
 
 def texts(spec):
@@ -174,3 +174,34 @@ def test_write_captions_is_deterministic(specs):
     a = write_captions(labels, held_out=False, rng=random.Random(4))
     b = write_captions(labels, held_out=False, rng=random.Random(4))
     assert a == b and len(a[1]) == 5
+
+
+LONGEST = re.compile("|".join(p for pool in ph.DYNAMICS_WORDS["longest"] for p in pool))
+
+
+def test_marked_prompts_say_which_expression_lasts_longest():
+    from tdmm_lm.eval.captions import parse_caption, primary_rank
+
+    plains = sample_prompts(1000, seed=21)
+    marked = sample_prompts(1000, seed=21, mark_longest=True)
+    several = 0
+    for plain, spec in zip(plains, marked, strict=True):
+        # Only the wording changes: the motion the generators make is the same.
+        assert spec.labels == plain.labels and spec.seed == plain.seed
+        assert spec.duration_s == plain.duration_s and spec.id == plain.id
+        assert not any(LONGEST.search(t.lower()) for t in texts(plain))
+        rank = primary_rank(spec.labels.to_dict())
+        emotional = [s for s in spec.labels.segments if s.emotion_category != "neutral"]
+        if len(emotional) < 2:
+            assert not any(LONGEST.search(t.lower()) for t in texts(spec)), spec.prompt
+            continue
+        several += 1
+        # The prompt says it once, in the clause of the primary (longest) expression.
+        assert len(LONGEST.findall(spec.prompt.lower())) == 1, spec.prompt
+        clauses = [c for c in parse_caption(spec.prompt) if c.emotion_category != "neutral"]
+        assert clauses[rank].text == next(c.text for c in clauses if LONGEST.search(c.text)), (
+            spec.prompt
+        )
+    assert several > 200
+    paraphrased = sum(bool(LONGEST.search(c.lower())) for s in marked for c in s.captions)
+    assert paraphrased > 200  # the paraphrases say it sometimes, like any dynamics

@@ -49,6 +49,13 @@ def build(
             "'python gen.py --prompt {prompt} --out {out} --seconds {seconds}'."
         ),
     ] = "",
+    mark_longest: Annotated[
+        bool,
+        typer.Option(
+            "--mark-longest",
+            help="A prompt naming several expressions says which one lasts longest.",
+        ),
+    ] = False,
 ) -> None:
     """Generate a text-paired motion corpus (resumes if OUTPUT holds an unfinished build)."""
     from tdmm_lm.data import BuildConfig, build_corpus
@@ -61,8 +68,9 @@ def build(
             f"unknown generator(s) {', '.join(unknown)}; valid: {', '.join(GENERATORS)}"
         )
     cfg = BuildConfig(
-        hours=hours, generators=names, seed=seed, workers=workers, t2v_command=t2v_cmd
-    )
+        hours=hours, generators=names, seed=seed, workers=workers, t2v_command=t2v_cmd,
+        mark_longest=mark_longest,
+    )  # fmt: skip
     bar, _ = progress_bar(f"building {output.name}", None)
 
     def on_progress(done: int, total: int) -> None:

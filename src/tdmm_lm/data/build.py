@@ -59,6 +59,8 @@ class BuildConfig:
         block_size: Prompt specs per block (one shard per split per block).
         t2v_command: Command template of the ``t2v`` generator (see
             :class:`tdmm_lm.synth.CommandVideoGenerator`); only used by ``t2v``.
+        mark_longest: Prompts that name several expressions say which one lasts longest
+            (see :func:`~tdmm_lm.prompts.sample_prompts`); the motion is the same.
         workers: Processes generating blocks in parallel (not recorded: it does not change
             the result).
     """
@@ -69,6 +71,7 @@ class BuildConfig:
     fps: float = 25.0
     block_size: int = 256
     t2v_command: str = ""
+    mark_longest: bool = False
     workers: int = 2
 
     def __post_init__(self) -> None:
@@ -88,6 +91,8 @@ class BuildConfig:
         """What the manifest records (everything that changes the content)."""
         d = asdict(self)
         d.pop("workers")
+        if not self.mark_longest:  # unrecorded when off, so corpora built before it resume
+            d.pop("mark_longest")
         d["generators"] = list(self.generators)
         return d
 
@@ -100,7 +105,9 @@ def _block_specs(cfg: BuildConfig, block: int, size: int) -> list:
     """
     from tdmm_lm.prompts import sample_prompts
 
-    return sample_prompts(size, seed=cfg.seed, start=block * cfg.block_size)
+    return sample_prompts(
+        size, seed=cfg.seed, start=block * cfg.block_size, mark_longest=cfg.mark_longest
+    )
 
 
 def plan_blocks(cfg: BuildConfig) -> list[int]:

@@ -175,12 +175,14 @@ CATEGORY_NOUNS: Pool = {
 }
 
 # How an expression comes and goes. fast/slow: its onset; brief: a short middle segment;
-# sustained: one expression over the whole clip.
+# sustained: one expression over the whole clip; longest: the expression that lasts longest
+# in a clip of several (the primary one, which the labels describe).
 DYNAMICS_WORDS: Pool = {
     "fast": (("suddenly", "abruptly", "all of a sudden"), ("in an instant",)),
     "slow": (("gradually", "little by little", "steadily"), ("progressively",)),
     "brief": (("briefly", "for a moment"), ("fleetingly",)),
     "sustained": (("throughout", "the whole time"), ("all along",)),
+    "longest": (("for most of the clip", "for the longest stretch"), ("for the better part",)),
 }
 
 CONNECTIVES: Pool = {
@@ -338,16 +340,19 @@ EMOTION_VP: dict[tuple[str, str], tuple[str, ...]] = {
         "<keep> {a_adv} {w} expression {dyn}",
         "<look> {adv} {w} {dyn}",
     ),
+    ("adj", "longest"): ("<look> {adv} {w} {dyn}", "<stay> {adv} {w} {dyn}"),
     ("verb", ""): ("<{v}> {padv}", "<be> {w} {padv}"),
     ("verb", "fast"): ("{dyn} <{v}> {padv}", "{dyn} <start> {w} {padv}"),
     ("verb", "slow"): ("{dyn} <{v}> {padv}", "{dyn} <start> {w} {padv}"),
     ("verb", "brief"): ("<{v}> {padv} {dyn}",),
     ("verb", "sustained"): ("<keep> {w} {padv} {dyn}", "<{v}> {padv} {dyn}"),
+    ("verb", "longest"): ("<{v}> {padv} {dyn}", "<keep> {w} {padv} {dyn}"),
     ("noun", ""): ("<show> {iadj} {noun}", "<wear> a look of {iadj} {noun}"),
     ("noun", "fast"): ("{dyn} <show> {iadj} {noun}",),
     ("noun", "slow"): ("{dyn} <show> {iadj} {noun}",),
     ("noun", "brief"): ("<show> {iadj} {noun} {dyn}",),
     ("noun", "sustained"): ("<show> {iadj} {noun} {dyn}",),
+    ("noun", "longest"): ("<show> {iadj} {noun} {dyn}",),
 }
 EMOTION_NP: dict[str, tuple[str, ...]] = {
     "adj": ("{a_adv} {w} face", "{a_adv} {w} expression", "{a_adv} {w} look"),
@@ -359,4 +364,5 @@ DYNAMICS_NP: dict[str, str] = {
     "slow": ", building {dyn}",
     "brief": ", held {dyn}",
     "sustained": ", held {dyn}",
+    "longest": ", held {dyn}",
 }

@@ -197,8 +197,8 @@ def _assign_actions(rng: random.Random, segments: list[Segment], speaking: str) 
             rng.choice(fits).actions.append(name)
 
 
-def _sample(seed: int, index: int) -> PromptSpec:
-    """Sample ``index`` of the suite for ``seed``."""
+def _sample(seed: int, index: int, mark_longest: bool) -> PromptSpec:
+    """Sample ``index`` of the suite for ``seed`` (``mark_longest``: see write_captions)."""
     word, category, intensity, head = _primary_cell(seed, index)
     spec_seed = _mix(seed, _SAMPLE, index) & 0x7FFFFFFF  # fits int32 columns and numpy seeds
     rng = random.Random(spec_seed)
@@ -227,7 +227,7 @@ def _sample(seed: int, index: int) -> PromptSpec:
     labels = Labels(word, category, intensity, head, speaking, actions, segments)
     assert primary.emotion == word and primary.head_motion == head  # schedule reached the labels
     held = index % HELD_OUT_BLOCK in _held_out_slots(seed, index // HELD_OUT_BLOCK)
-    prompt, captions = write_captions(labels, held_out=held, rng=rng)
+    prompt, captions = write_captions(labels, held_out=held, rng=rng, mark_longest=mark_longest)
     return PromptSpec(
         id=f"p{index:06d}-{_mix(seed, _ID) & 0xFFFFFFFF:08x}",
         prompt=prompt,
@@ -239,7 +239,9 @@ def _sample(seed: int, index: int) -> PromptSpec:
     )
 
 
-def sample_prompts(n: int, seed: int, start: int = 0) -> list[PromptSpec]:
+def sample_prompts(
+    n: int, seed: int, start: int = 0, mark_longest: bool = False
+) -> list[PromptSpec]:
     """Sample ``n`` prompt specs, balanced over category × intensity × head motion.
 
     Args:
@@ -247,6 +249,9 @@ def sample_prompts(n: int, seed: int, start: int = 0) -> list[PromptSpec]:
         seed: Seed; the same seed gives identical specs.
         start: Index of the first spec, so a corpus can be sampled in chunks:
             ``sample_prompts(n, s, start=k)`` equals ``sample_prompts(k + n, s)[k:]``.
+        mark_longest: A prompt naming several expressions says which lasts longest (see
+            :func:`~tdmm_lm.prompts.captions.write_captions`). Only the wording changes:
+            labels, durations and generator seeds are the same either way.
 
     Returns:
         Specs with ids ``p{index:06d}-{seed tag}``, each with its own generator ``seed``.
@@ -256,7 +261,7 @@ def sample_prompts(n: int, seed: int, start: int = 0) -> list[PromptSpec]:
     """
     if n < 0 or start < 0:
         raise ValueError(f"n and start must be >= 0, got n={n}, start={start}")
-    return [_sample(seed, i) for i in range(start, start + n)]
+    return [_sample(seed, i, mark_longest) for i in range(start, start + n)]
 
 
 # Every expression word must be reachable, or balance would silently drop it.
