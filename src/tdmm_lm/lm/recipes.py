@@ -6,10 +6,12 @@ applies the command-line overrides. The resolved config is written to
 
 * ``tiny``: a few dozen steps of a 2-layer model, for tests (seconds).
 * ``small``: a quick look at a real corpus (minutes).
-* ``release``: the shipped model: 4 layers, width 256, 2800 steps of 24 examples (about
-  12 M tokens). On one core of this machine a step takes 1.56 s (measured over 2400 steps,
-  with the baseline training on the other core for the first 33 minutes and the machine
-  otherwise idle), so about 73 minutes.
+* ``release``: the shipped model: 4 layers, width 256, rotary positions, frame inputs for
+  Motion2Language, 2800 steps of 24 examples (about 12 M tokens). On one core of the machine
+  that trained release 5 a step took 1.56 s (measured over 2400 steps, with the baseline
+  training on the other core for the first 33 minutes), so about 73 minutes. The machine that
+  trained release 6 was slower: 2.1-2.3 s a step with the other core busy with evaluation,
+  2.4-2.7 s beside a second language model (6607 s for the 2800 steps in all).
 
 The release recipe trains on one thread: on a 2-core machine shared with other jobs, a second
 torch thread waits for a busy core at every op and made steps 3x slower (measured); on an
@@ -250,7 +252,7 @@ RECIPES: dict[str, TrainConfig] = {
         recipe="release", n_layer=4, n_head=4, d_model=256, block_size=400, bpe_size=2048,
         steps=2800, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
         l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, aux_weight=1.0, aux_layer=2,
-        guidance=3.0, eval_every=300,
+        guidance=3.0, rope=True, frame_inputs=True, eval_every=300,
         eval_clips=128, checkpoint_every=100, log_every=25, threads=1,
     ),
 }  # fmt: skip
