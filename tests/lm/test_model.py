@@ -333,6 +333,23 @@ def test_motion_code_features_shape_the_motion_embeddings_and_scores():
         tiny(motion_offset=45, motion_codes=8, motion_feature_dim=3)
 
 
+def test_decoding_head_folds_the_code_features_and_follows_weight_changes():
+    model = tiny(motion_offset=10, motion_codes=8, motion_feature_dim=3)
+    model.set_motion_features(torch.randn(8, 3))
+    x = torch.randn(2, 4, 32)
+    trained = model.head(x)  # with autograd: the features are scored apart
+    with torch.no_grad():
+        torch.testing.assert_close(model.head(x), trained)
+        torch.testing.assert_close(model.head(x, 10, 18), trained[..., 10:18])
+        model.motion_out.weight.mul_(2.0)  # an optimiser step, in place: the cache is stale
+        folded = model.head(x)
+    torch.testing.assert_close(folded, model.head(x))
+    assert not torch.allclose(folded, trained)
+    model.load_state_dict({k: v.clone() for k, v in model.state_dict().items()})
+    with torch.no_grad():
+        torch.testing.assert_close(model.head(x), folded)
+
+
 def test_summary_enters_at_the_summary_token_only():
     sep = 3
     model = tiny(summary_token_id=sep, summary_dim=4)

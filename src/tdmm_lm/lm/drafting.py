@@ -20,7 +20,6 @@ import torch
 from tdmm_lm.lm.generate import (
     combine_guidance,
     filter_logits,
-    residual_scores,
     sample_next,
     sample_residual,
 )
@@ -129,6 +128,12 @@ def drafted_generate(
                           head_rows=head_rows, idx2=feed2)  # (B, k+1, V)  # fmt: skip
         states = model.last_states  # (B, k+1, C)
         logits = combine_guidance(logits, guidance)  # (1, k+1, V)
+        if paired:  # every draft repeats one pair: score its residual at all k at once
+            rows = (b, k)
+            code = torch.full(rows, pending - model.config.motion_offset)
+            drafted = model.residual_logits(states[:, :k], code, torch.full(rows, out2[-1]),
+                                            torch.full(rows, pending))  # fmt: skip
+            drafted = combine_guidance(drafted, guidance)  # (1, k, K2)
         replacement = None  # the (coarse, residual) pair that ends the pass, if any
         kept = 0
         for j in range(k):  # logits[:, j] scores the token after feed[j]: draft j+1
@@ -139,11 +144,8 @@ def drafted_generate(
                 replacement = (coarse, pair)
                 break
             if paired:
-                read = as_rows(states[:, j], (out2[-1], pending))
-                scores = residual_scores(model, states[:, j], torch.tensor([pending]), read,
-                                         guidance)  # fmt: skip
-                redrawn = _accept(scores, out2[-1], temperature, residual_sampling, generator,
-                                  change_temperature)  # fmt: skip
+                redrawn = _accept(drafted[:, j], out2[-1], temperature, residual_sampling,
+                                  generator, change_temperature)  # fmt: skip
                 if redrawn is not None:
                     replacement = (pending, redrawn)
                     break

@@ -96,6 +96,8 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
         #: Final-layer states of the last forward pass (B, T, C), for the residual head
         #: during generation; not kept in training.
         self.last_states: torch.Tensor | None = None
+        #: (weights' stamp, folded output weight) of :meth:`_inference_head_weight`.
+        self._head_cache: tuple[tuple, torch.Tensor] | None = None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             Block(c.d_model, c.n_head, c.dropout, c.bias) for _ in range(c.n_layer)
@@ -312,10 +314,33 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
     def head(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Output logits of the ids ``[lo, hi)`` (all by default) for (B, T, C) states."""
         hi = self.config.vocab_size if hi is None else hi
+        if not torch.is_grad_enabled():  # decoding: one product with the folded weight
+            return F.linear(x, self._inference_head_weight()[lo:hi])
         logits = F.linear(x, self.lm_head.weight[lo:hi])  # (B, T, hi - lo)
         if self.config.motion_feature_dim:
             logits = logits + self._motion_logits(x, lo, hi)
         return logits
+
+    def _inference_head_weight(self) -> torch.Tensor:
+        """(V, C) output weight with the motion rows' feature keys folded in, cached.
+
+        The keys project all K code features (K x F x C multiply-adds), which cost a decoding
+        pass as much as the transformer itself; they change only when the weights do, so
+        they are recomputed only when a weight's in-place version or storage changes.
+        """
+        parts = [self.lm_head.weight]
+        if self.config.motion_feature_dim:
+            parts += [self.motion_out.weight, self.motion_features]
+        stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in parts)
+        if self._head_cache is not None and self._head_cache[0] == stamp:
+            return self._head_cache[1]
+        weight = self.lm_head.weight.detach().clone()
+        if self.config.motion_feature_dim:
+            c = self.config
+            keys = self.motion_out(self.motion_features)  # (K, C)
+            weight[c.motion_offset : c.motion_offset + c.motion_codes] += keys
+        self._head_cache = (stamp, weight)
+        return weight
 
     @torch.no_grad()
     def generate(
