@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tdmm_lm.lm.generate import block_repeats, sample_next
+from tdmm_lm.lm.generate import block_repeats, draw, sample_next
 from tdmm_lm.lm.model import GPTConfig, TdmmGPT
 
 V = 50
@@ -119,6 +119,21 @@ def test_sampling_filters():
     assert draws == {0}
     draws = {sample_next(logits, 1.0, top_p=0.8, generator=gen).item() for _ in range(300)}
     assert draws == {0, 1}
+
+
+def test_draw_follows_the_weights_and_never_draws_a_zero():
+    weights = torch.tensor([[0.0, 1.0, 3.0, 0.0, 4.0]]).repeat(20000, 1)  # unnormalised
+    ids = draw(weights, torch.Generator().manual_seed(0))
+    share = torch.bincount(ids, minlength=5).float() / len(ids)
+    torch.testing.assert_close(
+        share, torch.tensor([0.0, 0.125, 0.375, 0.0, 0.5]), atol=0.01, rtol=0
+    )
+    again = draw(weights[:50], torch.Generator().manual_seed(0))
+    torch.testing.assert_close(again, ids[:50])  # seeded: the same draws
+    with pytest.raises(ValueError, match="zero or non-finite"):
+        draw(torch.tensor([[0.0, 0.0]]))
+    with pytest.raises(ValueError, match="zero or non-finite"):
+        draw(torch.tensor([[math.nan, 1.0]]))
 
 
 def test_change_temperature_cools_only_the_changes():

@@ -19,6 +19,7 @@ import torch
 
 from tdmm_lm.lm.generate import (
     combine_guidance,
+    draw,
     filter_logits,
     sample_next,
     sample_residual,
@@ -53,7 +54,7 @@ def _accept(
     probs[draft] = 0.0  # the residual max(0, p - q) with q all on the draft
     if float(probs.sum()) <= 0.0:  # the filter left only the draft: nothing to change to
         return None
-    return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
+    return int(draw(probs[None], generator)[0])
 
 
 @torch.no_grad()
