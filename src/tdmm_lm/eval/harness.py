@@ -91,25 +91,30 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
         results: dict[str, Any] = {}
         extras: dict[str, Any] = {}
         n_workers = min(cfg.workers, len(splits))
+        route = None
         if n_workers > 1:
             # Splits are independent (every draw is seeded by the split's index), so each
-            # worker process evaluates whole splits with its own copy of the systems.
+            # worker process evaluates whole splits with its own copy of the systems. The
+            # video route is one more job: with three splits on two workers it runs on the
+            # worker that would otherwise wait for the last split.
             spawn = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(n_workers, mp_context=spawn) as pool:
                 futures = {
                     pool.submit(_split_job, cfg, dirs, name, k): name
                     for k, name in enumerate(splits)
                 }
+                routed = pool.submit(_video_route_job, cfg, dirs) if "test" in splits else None
                 for future in as_completed(futures):
                     name = futures[future]
                     results[name], extras[name] = future.result()
                     tick(split_work(cfg, len(splits[name])))
+                route = routed.result() if routed is not None else None
             results = {name: results[name] for name in splits}  # the splits' order
         else:
             ctx = _context(cfg, dirs, tick)
             for k, (name, clips) in enumerate(splits.items()):
                 results[name], extras[name] = evaluate_split(ctx, clips, k)
-        route = _video_route(cfg, dirs, splits["test"]) if "test" in splits else None
+            route = _video_route(cfg, dirs, splits["test"]) if "test" in splits else None
         report = {
             "meta": _meta(cfg, model_dir, evaluator_dir, baseline_dir, splits, start),
             "evaluators": _evaluator_reading(evaluator_dir, results),
@@ -143,13 +148,27 @@ def _context(cfg: EvalConfig, dirs: tuple[Path, Path, Path], tick: Callable) -> 
     )
 
 
+#: A worker process's context, kept for its next split: loading the systems and embedding
+#: the retrieval pool's prompts takes about a minute. Keyed by the run's settings.
+_worker_context: tuple[str, EvalContext] | None = None
+
+
 def _split_job(
     cfg: EvalConfig, dirs: tuple[Path, Path, Path], split: str, index: int
 ) -> tuple[dict, dict]:
     """One split in a worker process: (report section, data for the plots)."""
+    global _worker_context
     torch.set_num_threads(cfg.threads)
-    ctx = _context(cfg, dirs, lambda n: None)
-    return evaluate_split(ctx, load_clips(cfg.corpus, split), index)
+    key = repr((cfg, dirs))
+    if _worker_context is None or _worker_context[0] != key:
+        _worker_context = (key, _context(cfg, dirs, lambda n: None))
+    return evaluate_split(_worker_context[1], load_clips(cfg.corpus, split), index)
+
+
+def _video_route_job(cfg: EvalConfig, dirs: tuple[Path, Path, Path]) -> dict[str, Any] | None:
+    """The video route in a worker process (see :func:`_video_route`)."""
+    torch.set_num_threads(cfg.threads)
+    return _video_route(cfg, dirs, load_clips(cfg.corpus, "test"))
 
 
 def _video_route(
