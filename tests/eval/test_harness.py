@@ -142,6 +142,27 @@ def test_one_split_and_deterministic_given_the_seed(model_dir, eval_corpus, tmp_
     assert "video_route" not in a  # measured on the test split only
 
 
+def test_worker_processes_measure_what_one_process_measures(model_dir, eval_corpus, tmp_path):
+    cfg = dict(
+        corpus=str(eval_corpus),
+        model=str(model_dir),
+        splits=("test", "test_unseen_combo"),
+        repeats=2,
+        l2m_clips=4,
+        m2l_clips=4,
+        mm_prompts=2,
+        mm_generations=3,
+        retrieval_pool=20,
+        sheet_prompts=0,
+        video_clips=0,
+        seed=5,
+    )
+    pooled = run_eval(EvalConfig(output=str(tmp_path / "a"), workers=2, **cfg))
+    alone = run_eval(EvalConfig(output=str(tmp_path / "b"), workers=1, **cfg))
+    assert list(pooled["splits"]) == ["test", "test_unseen_combo"]
+    assert pooled["splits"] == alone["splits"]
+
+
 def test_missing_evaluators_and_baseline_say_how_to_make_them(
     monkeypatch, bare_model_dir, eval_corpus, tmp_path, capsys
 ):

@@ -14,7 +14,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,15 @@ from tdmm_lm.eval.config import (
 )
 from tdmm_lm.eval.data import ATTRIBUTES, ClipSet, load_clips
 from tdmm_lm.eval.evaluators import MotionEvaluator
-from tdmm_lm.eval.protocol import EvalContext, TextCache, evaluate_split, split_work
+from tdmm_lm.eval.protocol import (
+    GENERATED_SYSTEMS,
+    EvalContext,
+    Generations,
+    TextCache,
+    evaluate_split,
+    generate_split,
+    split_work,
+)
 
 # The configuration names are re-exported: they lived here before config.py was split off.
 __all__ = [
@@ -90,26 +98,8 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
     try:
         results: dict[str, Any] = {}
         extras: dict[str, Any] = {}
-        n_workers = min(cfg.workers, len(splits))
-        route = None
-        if n_workers > 1:
-            # Splits are independent (every draw is seeded by the split's index), so each
-            # worker process evaluates whole splits with its own copy of the systems. The
-            # video route is one more job: with three splits on two workers it runs on the
-            # worker that would otherwise wait for the last split.
-            spawn = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(n_workers, mp_context=spawn) as pool:
-                futures = {
-                    pool.submit(_split_job, cfg, dirs, name, k): name
-                    for k, name in enumerate(splits)
-                }
-                routed = pool.submit(_video_route_job, cfg, dirs) if "test" in splits else None
-                for future in as_completed(futures):
-                    name = futures[future]
-                    results[name], extras[name] = future.result()
-                    tick(split_work(cfg, len(splits[name])))
-                route = routed.result() if routed is not None else None
-            results = {name: results[name] for name in splits}  # the splits' order
+        if min(cfg.workers, len(splits)) > 1:
+            results, extras, route = _evaluate_in_pool(cfg, dirs, splits, tick)
         else:
             ctx = _context(cfg, dirs, tick)
             for k, (name, clips) in enumerate(splits.items()):
@@ -126,6 +116,48 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
         return report
     finally:
         torch.set_num_threads(threads)
+
+
+def _evaluate_in_pool(
+    cfg: EvalConfig, dirs: tuple[Path, Path, Path], splits: dict[str, ClipSet], tick: Callable
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """Every split and the video route on ``cfg.workers`` processes: (results, extras, route).
+
+    Splits are independent (every draw is seeded by the split's index). Whole splits would
+    not share out evenly (three splits on two workers leave one idle for a third of the
+    run), so the jobs are finer: each generating system of each split (most of the time,
+    :func:`~tdmm_lm.eval.protocol.generate_split`), then, once both of a split's are in,
+    the rest of that split, which receives them; and the video route.
+    """
+    spawn = multiprocessing.get_context("spawn")
+    n_workers = min(cfg.workers, len(splits) * len(GENERATED_SYSTEMS))
+    results: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    generated: dict[str, dict[str, Generations]] = {name: {} for name in splits}
+    index = {name: k for k, name in enumerate(splits)}
+    with ProcessPoolExecutor(n_workers, mp_context=spawn) as pool:
+        jobs: dict[Future, tuple[str, str]] = {
+            pool.submit(_generation_job, cfg, dirs, name, index[name], system): (name, system)
+            for name in splits
+            for system in GENERATED_SYSTEMS
+        }
+        routed = pool.submit(_video_route_job, cfg, dirs) if "test" in splits else None
+        while jobs:
+            done, _ = wait(jobs, return_when=FIRST_COMPLETED)
+            for future in done:
+                name, system = jobs.pop(future)
+                if system:  # a system's generations: the split may be ready to finish
+                    generated[name][system] = future.result()
+                    if len(generated[name]) == len(GENERATED_SYSTEMS):
+                        job = pool.submit(_split_job, cfg, dirs, name, index[name],
+                                          generated.pop(name))  # fmt: skip
+                        jobs[job] = (name, "")
+                else:
+                    results[name], extras[name] = future.result()
+                    tick(split_work(cfg, len(splits[name])))
+        route = routed.result() if routed is not None else None
+    results = {name: results[name] for name in splits}  # the splits' order
+    return results, extras, route
 
 
 def _context(cfg: EvalConfig, dirs: tuple[Path, Path, Path], tick: Callable) -> EvalContext:
@@ -153,16 +185,33 @@ def _context(cfg: EvalConfig, dirs: tuple[Path, Path, Path], tick: Callable) -> 
 _worker_context: tuple[str, EvalContext] | None = None
 
 
-def _split_job(
-    cfg: EvalConfig, dirs: tuple[Path, Path, Path], split: str, index: int
-) -> tuple[dict, dict]:
-    """One split in a worker process: (report section, data for the plots)."""
+def _worker_ctx(cfg: EvalConfig, dirs: tuple[Path, Path, Path]) -> EvalContext:
+    """This worker process's context, built on its first job."""
     global _worker_context
     torch.set_num_threads(cfg.threads)
     key = repr((cfg, dirs))
     if _worker_context is None or _worker_context[0] != key:
         _worker_context = (key, _context(cfg, dirs, lambda n: None))
-    return evaluate_split(_worker_context[1], load_clips(cfg.corpus, split), index)
+    return _worker_context[1]
+
+
+def _generation_job(
+    cfg: EvalConfig, dirs: tuple[Path, Path, Path], split: str, index: int, system: str
+) -> Generations:
+    """One generating system on one split, in a worker process."""
+    return generate_split(_worker_ctx(cfg, dirs), load_clips(cfg.corpus, split), index, system)
+
+
+def _split_job(
+    cfg: EvalConfig,
+    dirs: tuple[Path, Path, Path],
+    split: str,
+    index: int,
+    generated: dict[str, Generations],
+) -> tuple[dict, dict]:
+    """The rest of one split in a worker process: (report section, data for the plots)."""
+    ctx = _worker_ctx(cfg, dirs)
+    return evaluate_split(ctx, load_clips(cfg.corpus, split), index, generated)
 
 
 def _video_route_job(cfg: EvalConfig, dirs: tuple[Path, Path, Path]) -> dict[str, Any] | None:

@@ -41,7 +41,22 @@ from tdmm_lm.eval.config import (
 from tdmm_lm.eval.data import ATTRIBUTES, ClipSet
 from tdmm_lm.eval.evaluators import MotionEvaluator, MotionReadout, token_states
 
-__all__ = ["EvalContext", "TextCache", "evaluate_split", "split_work"]
+__all__ = [
+    "GENERATED_SYSTEMS",
+    "EvalContext",
+    "Generations",
+    "TextCache",
+    "evaluate_split",
+    "generate_split",
+    "split_work",
+]
+
+#: The Language2Motion systems that generate (the others are fixed outputs): most of a
+#: split's time, so a run may generate them apart (:func:`generate_split`).
+GENERATED_SYSTEMS = ("tdmm-lm", "t2m-gpt")
+#: One system's generations on one split: (per repeat: (motions, their reading), per
+#: MultiModality generation: (n_mm, E) embeddings of its prompts).
+Generations = tuple[list[tuple[list[np.ndarray], MotionReadout]], list[np.ndarray]]
 
 
 class TextCache:
@@ -89,19 +104,45 @@ def split_work(cfg: EvalConfig, n_split: int) -> int:
     return 2 * (cfg.repeats * n + extra) + min(cfg.m2l_clips, n_split)
 
 
-def evaluate_split(ctx: EvalContext, clips: ClipSet, index: int) -> tuple[dict, dict]:
-    """Both directions on one split: (report section, data for the plots)."""
-    cfg = ctx.cfg
+def _subsets(cfg: EvalConfig, clips: ClipSet, index: int) -> tuple[ClipSet, ClipSet]:
+    """The split's seeded Language2Motion and Motion2Language clips."""
     order = np.random.default_rng([cfg.seed, index]).permutation(len(clips))
-    l2m = clips.subset(np.sort(order[: cfg.l2m_clips]))
-    m2l = clips.subset(np.sort(order[: cfg.m2l_clips]))
-    l2m_section, l2m_extra = _language_to_motion(ctx, l2m, index)
+    return (
+        clips.subset(np.sort(order[: cfg.l2m_clips])),
+        clips.subset(np.sort(order[: cfg.m2l_clips])),
+    )
+
+
+def generate_split(ctx: EvalContext, clips: ClipSet, index: int, name: str) -> Generations:
+    """All generations of the system ``name`` (one of :data:`GENERATED_SYSTEMS`) on a split.
+
+    The same draws as :func:`evaluate_split` makes itself, so a run may generate apart (in
+    another process) and pass the result in.
+    """
+    l2m, _ = _subsets(ctx.cfg, clips, index)
+    system = {"tdmm-lm": ctx.model, "t2m-gpt": ctx.baseline}[name]
+    n_mm = min(ctx.cfg.mm_prompts, len(l2m))
+    return _generate_runs(ctx, system, l2m, n_mm, index, L2M_SYSTEMS.index(name))
+
+
+def evaluate_split(
+    ctx: EvalContext,
+    clips: ClipSet,
+    index: int,
+    generated: dict[str, Generations] | None = None,
+) -> tuple[dict, dict]:
+    """Both directions on one split: (report section, data for the plots).
+
+    ``generated`` holds systems' generations made by :func:`generate_split` already.
+    """
+    l2m, m2l = _subsets(ctx.cfg, clips, index)
+    l2m_section, l2m_extra = _language_to_motion(ctx, l2m, index, generated or {})
     m2l_section, m2l_extra = _motion_to_language(ctx, m2l, index)
     section = {
         "n_clips": len(clips),
         "n_l2m": len(l2m),
         "n_m2l": len(m2l),
-        "group_size": min(cfg.group_size, len(l2m)),
+        "group_size": min(ctx.cfg.group_size, len(l2m)),
         "l2m": l2m_section,
         "m2l": m2l_section,
         "examples": m2l_extra.pop("examples"),
@@ -114,7 +155,9 @@ def _summarise(values: dict[str, dict[str, list[float]]], names: tuple[str, ...]
     return {s: {m: mx.mean_ci(v.get(m, [])) for m in names} for s, v in values.items()}
 
 
-def _language_to_motion(ctx: EvalContext, clips: ClipSet, index: int) -> tuple[dict, dict]:
+def _language_to_motion(
+    ctx: EvalContext, clips: ClipSet, index: int, generated: dict[str, Generations]
+) -> tuple[dict, dict]:
     """Every L2M system on one split: (metric summaries, data for the plots)."""
     cfg, ev = ctx.cfg, ctx.evaluator
     n = len(clips)
@@ -143,7 +186,10 @@ def _language_to_motion(ctx: EvalContext, clips: ClipSet, index: int) -> tuple[d
             read = truth if name == "ground-truth" else ev.read(fixed[name])
             runs = [(fixed[name], read)] * cfg.repeats
         else:
-            runs, mm_runs = _generate_runs(ctx, system, clips, n_mm, index, s)
+            if name in generated:
+                runs, mm_runs = generated[name]
+            else:
+                runs, mm_runs = _generate_runs(ctx, system, clips, n_mm, index, s)
             stacked = np.stack([e for e in mm_runs], axis=1)  # (P, G, E)
             for r in range(cfg.repeats):
                 rng = np.random.default_rng([cfg.seed, index, s, r, 1])
@@ -207,7 +253,7 @@ def _accuracy_on(
 
 def _generate_runs(
     ctx: EvalContext, system: ModelSystem, clips: ClipSet, n_mm: int, index: int, s: int
-) -> tuple[list[tuple[list[np.ndarray], MotionReadout]], list[np.ndarray]]:
+) -> Generations:
     """All generations of a model system on one split, decoded in as few batches as possible.
 
     Repeat ``r`` generates every prompt; generations ``repeats .. mm_generations - 1`` only the
