@@ -89,7 +89,8 @@ class EvalConfig:
         video_clips: Test clips rendered, tracked and described to measure the video route
             (:mod:`~tdmm_lm.eval.video_route`; about 2.5 s each); 0 skips it.
         threads: Torch CPU threads of each process.
-        workers: Processes the splits are spread over (1 = this process only).
+        workers: Processes the work of two or more splits is spread over, in jobs of one
+            generating system on one split (1 = this process only).
         quick: Whether :data:`QUICK` was applied (recorded in the report).
     """
 

@@ -180,8 +180,8 @@ def _context(cfg: EvalConfig, dirs: tuple[Path, Path, Path], tick: Callable) -> 
     )
 
 
-#: A worker process's context, kept for its next split: loading the systems and embedding
-#: the retrieval pool's prompts takes about a minute. Keyed by the run's settings.
+#: A worker process's context, kept for its next job: loading the systems and embedding the
+#: retrieval pool's prompts takes about a minute. Keyed by the run's settings.
 _worker_context: tuple[str, EvalContext] | None = None
 
 
