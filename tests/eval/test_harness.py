@@ -117,11 +117,11 @@ def test_quick_check_finds_its_keys(quick_report):
         ), metric
 
 
-def test_one_split_and_deterministic_given_the_seed(model_dir, eval_corpus, tmp_path):
-    cfg = dict(
+def _small_run(model_dir, eval_corpus, **overrides) -> dict:
+    """Settings of a small run on the tiny corpus (``output`` still to set)."""
+    return dict(
         corpus=str(eval_corpus),
         model=str(model_dir),
-        splits=("test_unseen_phrasing",),
         repeats=2,
         l2m_clips=4,
         m2l_clips=4,
@@ -129,8 +129,12 @@ def test_one_split_and_deterministic_given_the_seed(model_dir, eval_corpus, tmp_
         mm_generations=3,
         retrieval_pool=20,
         sheet_prompts=0,
-        seed=3,
+        **overrides,
     )
+
+
+def test_one_split_and_deterministic_given_the_seed(model_dir, eval_corpus, tmp_path):
+    cfg = _small_run(model_dir, eval_corpus, splits=("test_unseen_phrasing",), seed=3)
     a = run_eval(EvalConfig(output=str(tmp_path / "a"), **cfg))
     b = run_eval(EvalConfig(output=str(tmp_path / "b"), **cfg))
     assert list(a["splits"]) == ["test_unseen_phrasing"]
@@ -143,19 +147,8 @@ def test_one_split_and_deterministic_given_the_seed(model_dir, eval_corpus, tmp_
 
 
 def test_worker_processes_measure_what_one_process_measures(model_dir, eval_corpus, tmp_path):
-    cfg = dict(
-        corpus=str(eval_corpus),
-        model=str(model_dir),
-        splits=("test", "test_unseen_combo"),
-        repeats=2,
-        l2m_clips=4,
-        m2l_clips=4,
-        mm_prompts=2,
-        mm_generations=3,
-        retrieval_pool=20,
-        sheet_prompts=0,
-        video_clips=0,
-        seed=5,
+    cfg = _small_run(
+        model_dir, eval_corpus, splits=("test", "test_unseen_combo"), video_clips=0, seed=5
     )
     pooled = run_eval(EvalConfig(output=str(tmp_path / "a"), workers=2, **cfg))
     alone = run_eval(EvalConfig(output=str(tmp_path / "b"), workers=1, **cfg))
