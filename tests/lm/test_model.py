@@ -360,9 +360,20 @@ def test_decoding_head_folds_the_code_features_and_follows_weight_changes():
         folded = model.head(x)
     torch.testing.assert_close(folded, model.head(x))
     assert not torch.allclose(folded, trained)
-    model.load_state_dict({k: v.clone() for k, v in model.state_dict().items()})
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["lm_head.weight"] += 1.0
+    model.load_state_dict(state)  # new weights, loaded in place
+    reference = model.head(x)  # with autograd: nothing cached
     with torch.no_grad():
-        torch.testing.assert_close(model.head(x), folded)
+        torch.testing.assert_close(model.head(x), reference)
+        model.motion_out.weight.data.mul_(0.5)  # no version bump: train()/eval() forgets
+    model.eval()
+    reference = model.head(x)
+    with torch.no_grad():
+        torch.testing.assert_close(model.head(x), reference)
+    with torch.inference_mode():  # weights made in inference mode have no version counter
+        made = tiny(motion_offset=10, motion_codes=8, motion_feature_dim=3)
+        torch.testing.assert_close(made.head(x), made.head(x))
 
 
 def test_summary_enters_at_the_summary_token_only():

@@ -141,21 +141,27 @@ def _evaluate_in_pool(
             for name in splits
             for system in GENERATED_SYSTEMS
         }
-        routed = pool.submit(_video_route_job, cfg, dirs) if "test" in splits else None
-        while jobs:
-            done, _ = wait(jobs, return_when=FIRST_COMPLETED)
-            for future in done:
-                name, system = jobs.pop(future)
-                if system:  # a system's generations: the split may be ready to finish
-                    generated[name][system] = future.result()
-                    if len(generated[name]) == len(GENERATED_SYSTEMS):
-                        job = pool.submit(_split_job, cfg, dirs, name, index[name],
-                                          generated.pop(name))  # fmt: skip
-                        jobs[job] = (name, "")
-                else:
-                    results[name], extras[name] = future.result()
-                    tick(split_work(cfg, len(splits[name])))
-        route = routed.result() if routed is not None else None
+        routed = None
+        if "test" in splits and cfg.video_clips:
+            routed = pool.submit(_video_route_job, cfg, dirs)
+        try:
+            while jobs:
+                done, _ = wait(jobs, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name, system = jobs.pop(future)
+                    if system:  # a system's generations: the split may be ready to finish
+                        generated[name][system] = future.result()
+                        if len(generated[name]) == len(GENERATED_SYSTEMS):
+                            job = pool.submit(_split_job, cfg, dirs, name, index[name],
+                                              generated.pop(name))  # fmt: skip
+                            jobs[job] = (name, "")
+                    else:
+                        results[name], extras[name] = future.result()
+                        tick(split_work(cfg, len(splits[name])))
+            route = routed.result() if routed is not None else None
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # fail now, not after the queued jobs
+            raise
     results = {name: results[name] for name in splits}  # the splits' order
     return results, extras, route
 

@@ -20,6 +20,7 @@ Every figure is reported as mean and 95% interval over the repeats
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,12 @@ class TextCache:
             states, index = token_states(new)
             for text, i in zip(new, index, strict=True):
                 self._states[text] = states[i].astype(np.float16)
+
+    def copy(self) -> TextCache:
+        """A cache holding what this one holds, to be filled apart from it."""
+        other = TextCache()
+        other._states = dict(self._states)
+        return other
 
     def states(self, texts: list[str]) -> list[np.ndarray]:
         """(P, 384) float32 token states of each text."""
@@ -135,6 +142,10 @@ def evaluate_split(
 
     ``generated`` holds systems' generations made by :func:`generate_split` already.
     """
+    # Texts are encoded in padded batches, so a text's states can differ in the last bits
+    # with the other texts new in its batch: each split starts from the context's own cache
+    # (not from what earlier splits added), and measures the same in any process and order.
+    ctx = dataclasses.replace(ctx, texts=ctx.texts.copy())
     l2m, m2l = _subsets(ctx.cfg, clips, index)
     l2m_section, l2m_extra = _language_to_motion(ctx, l2m, index, generated or {})
     m2l_section, m2l_extra = _motion_to_language(ctx, m2l, index)

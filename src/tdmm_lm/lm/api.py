@@ -44,9 +44,9 @@ MAX_CAPTION_TOKENS = 96
 NO_REPEAT_NGRAM = 8
 #: Joins the captions of consecutive windows of a sequence longer than the model's clips.
 WINDOW_JOIN = " Then: "
-#: ``describe`` warns above this :meth:`TdmmModel.novelty`, and reads the motion as its tokens
-#: reconstruct it. On the release tokenizer (two codebooks), 99 % of test and validation clips
-#: score at most 2.5 and the three tracked real test videos 5.5-8.3.
+#: Above this :meth:`TdmmModel.novelty` ``tdmm describe`` warns, and ``describe`` reads the
+#: motion as its tokens reconstruct it. On the release tokenizer (two codebooks), 99 % of
+#: test and validation clips score at most 2.5 and the three tracked real test videos 5.5-8.3.
 NOVELTY_WARNING = 3.5
 
 
@@ -312,8 +312,8 @@ class TdmmModel:
         cheek raise was described as "elated, then horrified" from its parameters, and as
         "intense joy" from their reconstruction, which the motion classifiers agree with.
         On corpus clips the reconstruction costs accuracy (emotion 0.91 -> 0.74), so it is
-        read only above :data:`NOVELTY_WARNING`, which 3245 of the corpus's 3254 test and
-        validation clips stay under.
+        read only above :data:`NOVELTY_WARNING`, which 3245 of the 3254 clips of the release
+        corpus's held-out splits (validation, test and its two unseen variants) stay under.
         """
         return self.tokenizer.within_seen_range(self.tokenizer.decode(codes)[:n_frames])
 

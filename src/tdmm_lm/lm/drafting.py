@@ -132,6 +132,7 @@ def drafted_generate(
         if paired:  # every draft repeats one pair: score its residual at all k at once
             rows = (b, k)
             code = torch.full(rows, pending - model.config.motion_offset)
+            code = code.clamp(0, model.config.motion_codes - 1)  # a text id reads as code 0
             drafted = model.residual_logits(states[:, :k], code, torch.full(rows, out2[-1]),
                                             torch.full(rows, pending))  # fmt: skip
             drafted = combine_guidance(drafted, guidance)  # (1, k, K2)

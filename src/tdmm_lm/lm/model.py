@@ -127,6 +127,11 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    def train(self, mode: bool = True) -> TdmmGPT:
+        """Set training mode (``eval()`` is ``train(False)``); forgets the decoding head."""
+        self._head_cache = None
+        return super().train(mode)
+
     def set_motion_features(self, features: torch.Tensor) -> None:
         """Set the (K, F) code features of the motion tokens (standardised per column)."""
         features = features.float()
@@ -327,11 +332,17 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
         The keys project all K code features (K x F x C multiply-adds), which cost a decoding
         pass as much as the transformer itself; they change only when the weights do, so
         they are recomputed only when a weight's in-place version or storage changes.
+        Inference tensors (made under ``torch.inference_mode``) have no version; they can be
+        changed in place only in that mode, which loading and decoding never do. A change
+        through ``.data`` bypasses versions: ``train()`` or ``eval()`` after it empties the
+        cache.
         """
         parts = [self.lm_head.weight]
         if self.config.motion_feature_dim:
             parts += [self.motion_out.weight, self.motion_features]
-        stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in parts)
+        stamp = tuple(
+            (t.data_ptr(), -1 if t.is_inference() else t._version, t.dtype) for t in parts
+        )
         if self._head_cache is not None and self._head_cache[0] == stamp:
             return self._head_cache[1]
         weight = self.lm_head.weight.detach().clone()
