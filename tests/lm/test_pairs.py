@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -219,3 +220,37 @@ def test_a_base_model_refuses_code_pairs(paired_run, tiny_config, tmp_path):
     cfg = tiny_config(tmp_path / "run", tokenizer=str(tok), base_model=str(tmp_path / "hf"))
     with pytest.raises(InvalidInputError, match="pairs of codes"):
         train_lm(cfg)
+
+
+def test_bf16_autocast_trains_the_same_objective(paired_run, tiny_config, tmp_path):
+    """The release's bf16 autocast (with code pairs, rotary positions and frame inputs) gives
+    the float32 losses to bf16 rounding, and still saves float32 weights."""
+    from safetensors import safe_open
+
+    from tdmm_lm.lm.train import train_lm
+
+    def losses(precision: str) -> list[float]:
+        cfg = tiny_config(tmp_path / precision, tokenizer=str(model_dir_tok(paired_run)),
+                          steps=4, log_every=1, eval_every=4, checkpoint_every=4, rope=True,
+                          frame_inputs=True, precision=precision)  # fmt: skip
+        out = train_lm(cfg)
+        events = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+        assert next(e for e in events if e["event"] == "start")["precision"] == precision
+        with safe_open(str(out / "model.safetensors"), "pt") as weights:
+            assert {weights.get_tensor(k).dtype for k in weights.keys()} == {torch.float32}
+        return [e["loss"] for e in events if e["event"] == "train"]
+
+    full, half = losses("fp32"), losses("bf16")
+    assert len(full) == len(half) == 4 and all(math.isfinite(x) for x in half)
+    np.testing.assert_allclose(half, full, rtol=0.03)
+
+
+def test_precision_settings_resolve_and_refuse_unknown_values():
+    from tdmm_lm.lm.recipes import TrainConfig, get_recipe, resolve_precision
+
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    assert resolve_precision("auto", "cpu") in ("fp32", "bf16")
+    assert resolve_precision("auto", "mps") == "fp32"
+    assert get_recipe("release").precision == "auto" and TrainConfig().precision == "fp32"
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        TrainConfig(precision="fp16")

@@ -68,7 +68,7 @@ class ResidualHeadMixin:
         logits = self.residual_head(h)  # (..., K2)
         same = (coarse == current - self.config.motion_offset).to(h.dtype)
         copy = self.residual_copy(h)[..., 0] + self.residual_same * same  # (...)
-        copy = copy * (previous >= 0)
+        copy = (copy * (previous >= 0)).to(logits.dtype)  # autocast may leave them apart
         return logits.scatter_add(-1, previous.clamp(min=0)[..., None], copy[..., None])
 
     def residual_loss(

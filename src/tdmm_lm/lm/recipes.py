@@ -28,7 +28,12 @@ from typing import Any
 
 from tdmm_lm.lm.summary import SummarySource
 
-__all__ = ["RECIPES", "TextEncoder", "TrainConfig", "get_recipe"]
+__all__ = ["PRECISIONS", "RECIPES", "TextEncoder", "TrainConfig", "get_recipe", "resolve_precision"]
+
+#: Values of ``TrainConfig.precision``.
+PRECISIONS = ("fp32", "bf16", "auto")
+#: /proc/cpuinfo flags of x86 CPUs that multiply bfloat16 natively (AVX512-BF16, AMX).
+_NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 class TextEncoder(str, Enum):
@@ -117,6 +122,10 @@ class TrainConfig:
         checkpoint_every: Steps between checkpoints (the most a kill can lose).
         log_every: Steps between log lines.
         threads: CPU threads, shared among the processes of the machine.
+        precision: Arithmetic of the forward and backward passes: ``fp32``, ``bf16``
+            (autocast; the weights and the optimizer stay float32) or ``auto``, which is
+            ``bf16`` where the hardware computes it natively (see :func:`resolve_precision`)
+            and ``fp32`` elsewhere.
         max_train_clips: Use only this many training clips (None = all), for experiments.
     """
 
@@ -163,6 +172,7 @@ class TrainConfig:
     checkpoint_every: int = 20
     log_every: int = 5
     threads: int = 2
+    precision: str = "fp32"
     max_train_clips: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes kept in the log
 
@@ -205,6 +215,10 @@ class TrainConfig:
             raise ValueError(
                 f"warmup_steps and lora_rank must be >= 0, got {self.warmup_steps}, "
                 f"{self.lora_rank}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}"
             )
         if self.lora_rank and not self.base_model:
             raise ValueError("lora_rank needs a base_model")
@@ -253,9 +267,32 @@ RECIPES: dict[str, TrainConfig] = {
         steps=2800, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
         l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, aux_weight=1.0, aux_layer=2,
         guidance=3.0, rope=True, frame_inputs=True, eval_every=300,
-        eval_clips=128, checkpoint_every=100, log_every=25, threads=1,
+        eval_clips=128, checkpoint_every=100, log_every=25, threads=1, precision="auto",
     ),
 }  # fmt: skip
+
+
+def resolve_precision(precision: str, device_type: str = "cpu") -> str:
+    """``fp32`` or ``bf16`` for a ``TrainConfig.precision`` on a device.
+
+    ``auto`` picks bfloat16 only where it is native. On a CPU without bf16 instructions
+    autocast emulates it, which is slower than float32; on a GPU it asks torch.
+    """
+    if precision != "auto":
+        return precision
+    if device_type == "cuda":
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device_type != "cpu":
+        return "fp32"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info
+                          if line.startswith("flags")), [])  # fmt: skip
+    except OSError:  # not Linux: no cheap way to tell, so the safe choice
+        return "fp32"
+    return "bf16" if _NATIVE_BF16_CPU_FLAGS & set(flags) else "fp32"
 
 
 def get_recipe(name: str, **overrides: Any) -> TrainConfig:

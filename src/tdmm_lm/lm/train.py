@@ -34,7 +34,7 @@ from tdmm_lm.lm.checkpoint import latest_checkpoint, load_checkpoint, save_check
 from tdmm_lm.lm.data import Batch, ClipSet, eval_examples, get_batch, load_clips
 from tdmm_lm.lm.frame_labels import FRAME_LABEL_CLASSES
 from tdmm_lm.lm.objective import evaluate, text_states, weighted_loss
-from tdmm_lm.lm.recipes import TrainConfig
+from tdmm_lm.lm.recipes import TrainConfig, resolve_precision
 
 __all__ = ["evaluate", "get_batch", "lr_at", "save_checkpoint", "train_lm"]
 
@@ -236,8 +236,13 @@ def train_step(
     accelerator: Any,
     cfg: TrainConfig,
     motion_ids: tuple[int, int],
+    bf16: bool = False,
 ) -> torch.Tensor:
-    """One optimisation step on ``batch``; returns the (detached) loss."""
+    """One optimisation step on ``batch``; returns the (detached) loss.
+
+    With ``bf16`` the forward pass and the loss run under bfloat16 autocast (its backward
+    follows); the weights, their gradients and the optimizer stay float32.
+    """
     device = accelerator.device
     states, mask = text_states(encoder, batch)
     if states is not None:
@@ -250,17 +255,18 @@ def train_step(
     if batch.paired:
         coarse, residual = batch.residual_targets(motion_ids[0])
         extra["residual_targets"] = (coarse.to(device), residual.to(device))
-    if cfg.base_model:
-        logits, _ = model(idx, targets, countdown, states, mask, **extra)
-        side_loss = None
-    else:
-        # Without targets the loss the model returns is the side terms alone (auxiliary
-        # heads, residual codes): its own mean cross-entropy is not the objective,
-        # weighted_loss is.
-        logits, side_loss = model(idx, None, countdown, states, mask, all_logits=True, **extra)
-    loss = weighted_loss(logits, batch, motion_ids, cfg.m2l_weight, cfg.change_weight)
-    if side_loss is not None:
-        loss = loss + side_loss
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        if cfg.base_model:
+            logits, _ = model(idx, targets, countdown, states, mask, **extra)
+            side_loss = None
+        else:
+            # Without targets the loss the model returns is the side terms alone (auxiliary
+            # heads, residual codes): its own mean cross-entropy is not the objective,
+            # weighted_loss is.
+            logits, side_loss = model(idx, None, countdown, states, mask, all_logits=True, **extra)
+        loss = weighted_loss(logits, batch, motion_ids, cfg.m2l_weight, cfg.change_weight)
+        if side_loss is not None:
+            loss = loss + side_loss
     accelerator.backward(loss)
     if cfg.grad_clip:
         accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -293,6 +299,10 @@ def train_lm(
     accelerator = Accelerator(
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)]
     )
+    # bf16 is train_step's own autocast, not Accelerator(mixed_precision=...): Accelerate
+    # keeps its precision in process-wide state that a second run in the same process (the
+    # tests, a release) may not change, and the launcher's flag would override the recipe.
+    precision = resolve_precision(cfg.precision, accelerator.device.type)
     if accelerator.device.type == "cpu":
         torch.set_num_threads(max(1, cfg.threads // accelerator.num_processes))
     out = Path(cfg.output)
@@ -328,7 +338,8 @@ def train_lm(
     else:
         n_params = sum(p.numel() for p in lm.parameters())
         run_log.write("start", 0, params=n_params, train_clips=len(train), val_clips=len(val),
-                      vocab=vocab.size, processes=accelerator.num_processes)  # fmt: skip
+                      vocab=vocab.size, processes=accelerator.num_processes,
+                      precision=precision)  # fmt: skip
     model, optimizer = accelerator.prepare(lm, optimizer)
     val_examples = eval_examples(val, builder, cfg.eval_clips)
 
@@ -344,7 +355,9 @@ def train_lm(
             pool_batches=cfg.pool_batches, prompt_dropout=cfg.prompt_dropout,
             motion_noise=cfg.motion_noise,
         )  # fmt: skip
-        loss = train_step(model, optimizer, batch, encoder, accelerator, cfg, motion_ids)
+        loss = train_step(
+            model, optimizer, batch, encoder, accelerator, cfg, motion_ids, precision == "bf16"
+        )
         done = step + 1
         if progress is not None:
             progress(done, cfg.steps)
