@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tdmm_lm.face import ARKIT
 from tdmm_lm.lm.model import COUNTDOWN_NONE
 from tdmm_lm.lm.tasks import L2M_TEMPLATES, M2L_TEMPLATES, Example, TaskBuilder
 
@@ -142,7 +143,9 @@ def load_clips(
                     "codes": flat.astype(np.int32),
                     "offsets": offsets,
                     "summaries": summaries,
-                    "frames": np.concatenate(frames) if frames else np.zeros((0, 61), np.float16),
+                    "frames": np.concatenate(frames)
+                    if frames
+                    else np.zeros((0, ARKIT.dim), np.float16),  # the tokenizer reads arkit
                     "key": np.frombuffer(key.encode(), dtype=np.uint8),
                 },
                 str(tmp),
