@@ -72,7 +72,7 @@ class ReleaseConfig:
     hours: float = 20.0
     corpus_seed: int = 0
     workers: int = 2
-    mark_longest: bool = True
+    mark_longest: bool = False
     tokenizer_recipe: str = "residual"
     lm_recipe: str = "release"
     evaluator_recipe: str = "release"

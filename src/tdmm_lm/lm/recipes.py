@@ -7,11 +7,11 @@ applies the command-line overrides. The resolved config is written to
 * ``tiny``: a few dozen steps of a 2-layer model, for tests (seconds).
 * ``small``: a quick look at a real corpus (minutes).
 * ``release``: the shipped model: 4 layers, width 256, rotary positions, frame inputs for
-  Motion2Language, 2800 steps of 24 examples (about 12 M tokens). On one core of the machine
-  that trained release 5 a step took 1.56 s (measured over 2400 steps, with the baseline
-  training on the other core for the first 33 minutes), so about 73 minutes. The machine that
-  trained release 6 was slower: 2.1-2.3 s a step with the other core busy with evaluation,
-  2.4-2.7 s beside a second language model (6607 s for the 2800 steps in all).
+  Motion2Language, 2800 steps of 24 examples (about 12 M tokens), in bf16 autocast where the
+  CPU multiplies bf16 natively. In one run of the whole release recipe on a 2-core machine
+  with AVX512-BF16 a step took 1.87 s beside the baseline and 1.69 s alone (5208 s for the
+  2800 steps); in float32 the same steps took 2.36 s beside it and 2.0 s alone. The shipped
+  release 6 was trained in float32.
 
 The release recipe trains on one thread: on a 2-core machine shared with other jobs, a second
 torch thread waits for a busy core at every op and made steps 3x slower (measured); on an
