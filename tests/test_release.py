@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from tdmm_lm.errors import InvalidInputError
-from tdmm_lm.release import SHIPPED_FILES, ReleaseConfig, build_release, ship
+from tdmm_lm.release import SHIPPED_FILES, WAVES, ReleaseConfig, build_release, ship
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,9 @@ def tiny_release(tmp_path_factory):
 
 def test_every_stage_runs_and_is_recorded(tiny_release):
     out, cfg, record = tiny_release
-    assert list(record["stages"]) == list(cfg.stages)
+    # Recorded in the order they ran: wave by wave, each wave's own lane before its side lanes.
+    assert list(record["stages"]) == [name for wave in WAVES for lane in wave for name in lane]
+    assert set(record["stages"]) == set(cfg.stages)
     assert all(stage["seconds"] >= 0 for stage in record["stages"].values())
     assert json.loads((out / "release.json").read_text()) == record
     assert (out / "build" / "corpus" / "manifest.json").is_file()

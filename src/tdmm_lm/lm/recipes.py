@@ -7,11 +7,11 @@ applies the command-line overrides. The resolved config is written to
 * ``tiny``: a few dozen steps of a 2-layer model, for tests (seconds).
 * ``small``: a quick look at a real corpus (minutes).
 * ``release``: the shipped model: 4 layers, width 256, rotary positions, frame inputs for
-  Motion2Language, 2800 steps of 24 examples (about 12 M tokens), in bf16 autocast where the
+  Motion2Language, 2400 steps of 24 examples (about 10 M tokens), in bf16 autocast where the
   CPU multiplies bf16 natively. In one run of the whole release recipe on a 2-core machine
-  with AVX512-BF16 a step took 1.87 s beside the baseline and 1.69 s alone (5208 s for the
-  2800 steps); in float32 the same steps took 2.36 s beside it and 2.0 s alone. The shipped
-  release 6 was trained in float32.
+  with AVX512-BF16 a step took 1.87 s beside the baseline and 1.69 s alone; in float32 the
+  same steps took 2.36 s beside it and 2.0 s alone. 2400 steps, not the 2800 of release 6,
+  keep the whole recipe within 90 minutes on that machine (2800 took 101 min).
 
 The release recipe trains on one thread: on a 2-core machine shared with other jobs, a second
 torch thread waits for a busy core at every op and made steps 3x slower (measured); on an
@@ -264,7 +264,7 @@ RECIPES: dict[str, TrainConfig] = {
     ),
     "release": TrainConfig(
         recipe="release", n_layer=4, n_head=4, d_model=256, block_size=400, bpe_size=2048,
-        steps=2800, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
+        steps=2400, batch_size=24, lr=1.5e-3, min_lr=1e-4, warmup_steps=150,
         l2m_fraction=0.6, m2l_weight=2.0, change_weight=2.0, aux_weight=1.0, aux_layer=2,
         guidance=3.0, rope=True, frame_inputs=True, eval_every=300,
         eval_clips=128, checkpoint_every=100, log_every=25, threads=1, precision="auto",
