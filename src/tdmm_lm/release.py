@@ -190,16 +190,29 @@ def _side_stage_file(out: Path, name: str) -> Path:
 
 
 def _side_lane_main(names: list[str], out: Path, cfg: ReleaseConfig) -> None:
-    """Entry point of a lane run in its own process: its stages one after the other.
+    """Entry point of a side lane's process: its stages one after the other.
 
-    Each stage's figures go to its own file, so a kill keeps the stages already done.
+    Each stage runs in a fresh process of its own, so that what one stage loaded (its
+    corpus arrays, caches of loaded models) is returned before the next one loads its own;
+    the whole release is to stay under 8 GB of memory. Each stage's figures go to its own
+    file, so a kill keeps the stages already done.
     """
+    ctx = multiprocessing.get_context("spawn")
+    for name in names:
+        worker = ctx.Process(target=_side_stage_main, args=(name, out, cfg))
+        worker.start()
+        worker.join()
+        if worker.exitcode != 0:
+            raise SystemExit(f"release stage {name} failed (exit code {worker.exitcode})")
+
+
+def _side_stage_main(name: str, out: Path, cfg: ReleaseConfig) -> None:
+    """Entry point of one side stage's process (one thread): its figures go to a file."""
     import torch
 
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO)
-    for name in names:
-        _write_json_atomic(_side_stage_file(out, name), _run_stage(name, out, cfg, None))
+    _write_json_atomic(_side_stage_file(out, name), _run_stage(name, out, cfg, None))
 
 
 #: Stage name -> function(out, cfg, progress) -> figures for ``release.json``.
