@@ -254,9 +254,9 @@ STAGES: dict[str, Callable[[Path, ReleaseConfig, Callable | None], dict[str, Any
     "baseline": _stage_baseline,
 }
 #: The order stages run in. A wave needs only earlier waves and is a tuple of lanes; a
-#: lane's stages run one after the other, each in a fresh process. The first lane's stages
-#: report progress, and use every core when the lane runs alone and one thread when other
-#: lanes run beside it; the other lanes' stages use one thread.
+#: lane's stages run one after the other. The first lane runs in this process (with
+#: progress), on every core when it runs alone and on one thread when other lanes run beside
+#: it, each in its own process on one thread.
 #:
 #: The tokenizer runs alone because two threads train it 1.4x faster (measured: 250 steps of
 #: the residual recipe), and the language model, the longest stage, is on the critical path
