@@ -1,11 +1,10 @@
 """The release pipeline: ``tdmm train --recipe release`` from nothing to a shipped model.
 
 One command builds everything the shipped model needs, in stages that each resume after a
-kill and are skipped once done, each in a fresh process of its own (so that it returns all it
-loaded when it ends). Stages that do not depend on each other run side by side, so the two
-cores of the target machine both work: the tokenizer trains alone on every core, then the
-language model trains on one thread while the baseline and then the evaluators train on the
-other::
+kill and are skipped once done. Stages that do not depend on each other run side by side,
+so the two cores of the target machine both work: the tokenizer trains alone on every core,
+then the language model trains on one thread while the baseline and then the evaluators
+train on the other::
 
     OUT/build/corpus/       1. the procedural corpus (``tdmm data build``)
     OUT/build/tokenizer/    2. the motion tokenizer (``tdmm tokenizer train``)
@@ -31,7 +30,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 __all__ = ["SHIPPED_FILES", "ReleaseConfig", "build_release", "ship"]
@@ -187,62 +185,34 @@ def _run_stage(name: str, out: Path, cfg: ReleaseConfig, progress: Callable | No
     return {**figures, "seconds": round(time.time() - start, 1)}
 
 
-def _stage_file(out: Path, name: str) -> Path:
+def _side_stage_file(out: Path, name: str) -> Path:
     return out / "build" / f"stage-{name}.json"
 
 
-def _run_in_process(
-    name: str, out: Path, cfg: ReleaseConfig, threads: int | None, progress: Callable | None
-) -> dict[str, Any]:
-    """Run one stage in a fresh process and return its figures.
+def _side_lane_main(names: list[str], out: Path, cfg: ReleaseConfig) -> None:
+    """Entry point of a side lane's process: its stages one after the other.
 
-    A stage in a process of its own returns all it loaded when it ends. The language model's
-    stage, run in the process that had trained the tokenizer, held 4.2 GiB (``top``, release
-    7's run); in a fresh process it peaks at 2.2 GiB. The release is to stay under 8 GB. The
-    process starts by "spawn" (no forked torch state); its progress comes back by a queue.
-
-    Args:
-        name: The stage (a key of :data:`STAGES`).
-        out: The release folder.
-        cfg: The release settings.
-        threads: Torch threads of the stage (None: torch's default, every core).
-        progress: The ``(done, total)`` callback of the stage, or None.
+    Each stage runs in a fresh process of its own, so that what one stage loaded (its
+    corpus arrays, caches of loaded models) is returned before the next one loads its own;
+    the whole release is to stay under 8 GB of memory. Each stage's figures go to its own
+    file, so a kill keeps the stages already done.
     """
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue() if progress is not None else None
-    worker = ctx.Process(target=_stage_process_main, args=(name, out, cfg, threads, queue))
-    worker.start()
-    while queue is not None and (worker.is_alive() or not queue.empty()):
-        try:
-            progress(*queue.get(timeout=0.5))  # type: ignore[misc]
-        except Empty:
-            continue
-    worker.join()
-    if worker.exitcode != 0:
-        raise RuntimeError(f"release stage {name} failed (exit code {worker.exitcode})")
-    return json.loads(_stage_file(out, name).read_text())
+    for name in names:
+        worker = ctx.Process(target=_side_stage_main, args=(name, out, cfg))
+        worker.start()
+        worker.join()
+        if worker.exitcode != 0:
+            raise SystemExit(f"release stage {name} failed (exit code {worker.exitcode})")
 
 
-def _stage_process_main(
-    name: str, out: Path, cfg: ReleaseConfig, threads: int | None, queue: Any
-) -> None:
-    """Entry point of a stage's process: its figures go to a file, its progress to ``queue``."""
+def _side_stage_main(name: str, out: Path, cfg: ReleaseConfig) -> None:
+    """Entry point of one side stage's process (one thread): its figures go to a file."""
     import torch
 
-    if threads is not None:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO)
-    progress = (lambda done, total: queue.put((done, total))) if queue is not None else None
-    _write_json_atomic(_stage_file(out, name), _run_stage(name, out, cfg, progress))
-
-
-def _side_lane_main(names: list[str], out: Path, cfg: ReleaseConfig) -> None:
-    """Entry point of a side lane's process: its stages one after the other, one thread each.
-
-    Each stage's figures go to its own file, so a kill keeps the stages already done.
-    """
-    for name in names:
-        _run_in_process(name, out, cfg, 1, None)
+    _write_json_atomic(_side_stage_file(out, name), _run_stage(name, out, cfg, None))
 
 
 #: Stage name -> function(out, cfg, progress) -> figures for ``release.json``.
@@ -307,25 +277,24 @@ def build_release(
         if not lanes:
             continue
         main, side = lanes[0], lanes[1:]
-        # The side lanes start first, each in a process of its own; every stage, the main
-        # lane's too, runs in a fresh process (see _run_in_process).
+        # The side lanes start first, in fresh processes ("spawn": no forked torch state).
         ctx = multiprocessing.get_context("spawn")
         workers = [ctx.Process(target=_side_lane_main, args=(lane, out, cfg)) for lane in side]
         for worker in workers:
             worker.start()
+        threads = torch_threads(1 if side else None)
         try:
             for name in main:
-                threads = 1 if side else None
-                progress = _progress(on_stage, name)
-                record["stages"][name] = _run_in_process(name, out, cfg, threads, progress)
+                record["stages"][name] = _run_stage(name, out, cfg, _progress(on_stage, name))
                 _write_json_atomic(record_path, record)
         finally:
+            torch_threads(threads)
             for worker in workers:
                 worker.join()
         for lane, worker in zip(side, workers, strict=True):
             for name in lane:  # what a lane finished is kept even if a later stage failed
-                if _stage_file(out, name).is_file():
-                    record["stages"][name] = json.loads(_stage_file(out, name).read_text())
+                if _side_stage_file(out, name).is_file():
+                    record["stages"][name] = json.loads(_side_stage_file(out, name).read_text())
             _write_json_atomic(record_path, record)
             if worker.exitcode != 0:
                 raise RuntimeError(f"release lane {', '.join(lane)} failed "
@@ -335,6 +304,16 @@ def build_release(
 
 def _progress(on_stage: Callable | None, name: str) -> Callable | None:
     return on_stage(name) if on_stage is not None else None
+
+
+def torch_threads(n: int | None) -> int:
+    """Set torch's CPU threads to ``n`` (None leaves them); returns the previous count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    return previous
 
 
 def ship(run: str | Path, target: str | Path) -> Path:
