@@ -193,9 +193,9 @@ def _side_lane_main(names: list[str], out: Path, cfg: ReleaseConfig) -> None:
     """Entry point of a side lane's process: its stages one after the other.
 
     Each stage runs in a fresh process of its own, so that what one stage loaded (its
-    corpus arrays, caches of loaded models) is returned before the next one loads its own;
-    the whole release is to stay under 8 GB of memory. Each stage's figures go to its own
-    file, so a kill keeps the stages already done.
+    corpus arrays, caches of loaded models) is returned before the next one loads its own
+    (SPEC's memory bound for the release is 8 GB). Each stage's figures go to its own file,
+    so a kill keeps the stages already done.
     """
     ctx = multiprocessing.get_context("spawn")
     for name in names:
@@ -293,8 +293,9 @@ def build_release(
                 worker.join()
         for lane, worker in zip(side, workers, strict=True):
             for name in lane:  # what a lane finished is kept even if a later stage failed
-                if _side_stage_file(out, name).is_file():
-                    record["stages"][name] = json.loads(_side_stage_file(out, name).read_text())
+                figures = _side_stage_file(out, name)
+                if figures.is_file():
+                    record["stages"][name] = json.loads(figures.read_text())
             _write_json_atomic(record_path, record)
             if worker.exitcode != 0:
                 raise RuntimeError(f"release lane {', '.join(lane)} failed "

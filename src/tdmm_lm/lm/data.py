@@ -137,15 +137,15 @@ def load_clips(
             cache.parent.mkdir(parents=True, exist_ok=True)
             offsets = np.cumsum([0, *(len(c) for c in codes)]).astype(np.int64)
             flat = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+            # The tokenizer reads arkit, so that is the width of an empty frame cache.
+            flat_frames = np.concatenate(frames) if frames else np.zeros((0, ARKIT.dim), np.float16)
             tmp = cache.with_suffix(".tmp")
             save_file(
                 {
                     "codes": flat.astype(np.int32),
                     "offsets": offsets,
                     "summaries": summaries,
-                    "frames": np.concatenate(frames)
-                    if frames
-                    else np.zeros((0, ARKIT.dim), np.float16),  # the tokenizer reads arkit
+                    "frames": flat_frames,
                     "key": np.frombuffer(key.encode(), dtype=np.uint8),
                 },
                 str(tmp),
