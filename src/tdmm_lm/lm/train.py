@@ -35,6 +35,7 @@ from tdmm_lm.lm.data import Batch, ClipSet, eval_examples, get_batch, load_clips
 from tdmm_lm.lm.frame_labels import FRAME_LABEL_CLASSES
 from tdmm_lm.lm.objective import evaluate, text_states, weighted_loss
 from tdmm_lm.lm.recipes import TrainConfig, resolve_precision
+from tdmm_lm.memory import return_freed_memory
 
 __all__ = ["evaluate", "get_batch", "lr_at", "save_checkpoint", "train_lm"]
 
@@ -358,6 +359,7 @@ def train_lm(
         loss = train_step(
             model, optimizer, batch, encoder, accelerator, cfg, motion_ids, precision == "bf16"
         )
+        return_freed_memory()  # batch shapes vary, so the heap fragments and only grows
         done = step + 1
         if progress is not None:
             progress(done, cfg.steps)
