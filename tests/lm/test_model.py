@@ -104,6 +104,13 @@ def test_generate_respects_allowed_eos_and_seed():
     only_eos[4] = True
     stopped = model.generate(idx, 20, allowed=only_eos, eos_id=4)
     assert stopped.shape == (1, 4) and stopped[0, -1] == 4
+    # The end may not come before min_new_tokens: with only one other id allowed, that id
+    # fills the first positions whatever the model prefers.
+    eos_or_ten = only_eos.clone()
+    eos_or_ten[10] = True
+    held = model.generate(idx, 20, allowed=eos_or_ten, eos_id=4, min_new_tokens=3,
+                          temperature=0.0)  # fmt: skip
+    assert (held[0, 3:6] == 10).all()
     with pytest.raises(ValueError, match="block_size"):
         model.generate(idx, 64)
 

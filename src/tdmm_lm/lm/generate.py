@@ -17,6 +17,7 @@ __all__ = [
     "combine_guidance",
     "draw",
     "filter_logits",
+    "forbid_early_eos",
     "residual_scores",
     "sample_change",
     "sample_loop",
@@ -263,6 +264,21 @@ def block_repeats(logits: torch.Tensor, generated: torch.Tensor, n: int) -> torc
     return logits
 
 
+def forbid_early_eos(
+    logits: torch.Tensor, eos_id: int | None, step: int, min_new_tokens: int
+) -> torch.Tensor:
+    """``logits`` with ``eos_id`` ruled out while fewer than ``min_new_tokens`` are written.
+
+    A caption model can put its end first, given motion it has no words for; the caller
+    always wants some text.
+    """
+    if eos_id is None or step >= min_new_tokens:
+        return logits
+    logits = logits.clone()
+    logits[..., eos_id] = float("-inf")
+    return logits
+
+
 @torch.no_grad()
 def sample_loop(
     model: Any,
@@ -275,6 +291,7 @@ def sample_loop(
     text_mask: torch.Tensor | None,
     allowed: torch.Tensor | None,
     eos_id: int | None,
+    min_new_tokens: int,
     temperature: float,
     top_k: int | None,
     top_p: float | None,
@@ -317,6 +334,7 @@ def sample_loop(
     for i in range(max_new_tokens):
         # With guidance (1, V): pushed away from the text-free prediction.
         step_logits = combine_guidance(logits[:, -1], guidance)  # (B or 1, V)
+        step_logits = forbid_early_eos(step_logits, eos_id, i, min_new_tokens)
         if no_repeat_ngram:
             step_logits = block_repeats(step_logits, seq[: len(step_logits), t:],
                                         no_repeat_ngram)  # fmt: skip

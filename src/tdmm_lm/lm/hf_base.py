@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tdmm_lm.errors import InvalidInputError, TdmmError
-from tdmm_lm.lm.generate import sample_next
+from tdmm_lm.lm.generate import forbid_early_eos, sample_next
 from tdmm_lm.lm.vocab import MAX_LEN_SECONDS, SPECIALS
 
 __all__ = ["HFBaseLM", "HFVocab", "load_base_model"]
@@ -250,6 +250,7 @@ class HFBaseLM(nn.Module):
         *,
         allowed: torch.Tensor | None = None,
         eos_id: int | None = None,
+        min_new_tokens: int = 0,
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
@@ -282,7 +283,8 @@ class HFBaseLM(nn.Module):
         new: list[torch.Tensor] = []
         done = torch.zeros(b, dtype=torch.bool)
         for i in range(max_new_tokens):
-            nxt = sample_next(out.logits[:, -1], temperature, top_k, top_p, allowed, generator,
+            logits = forbid_early_eos(out.logits[:, -1], eos_id, i, min_new_tokens)
+            nxt = sample_next(logits, temperature, top_k, top_p, allowed, generator,
                               seq[:, -1], change_temperature)  # fmt: skip
             new.append(nxt)
             seq = torch.cat([seq, nxt[:, None]], dim=1)

@@ -365,6 +365,7 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
         text_mask: torch.Tensor | None = None,
         allowed: torch.Tensor | None = None,
         eos_id: int | None = None,
+        min_new_tokens: int = 0,
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
@@ -392,6 +393,7 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
             text_mask: (B, P) bool mask of ``text_states``.
             allowed: (V,) bool, the ids that may be sampled (None = all).
             eos_id: Stop once every row has produced this id (it is kept in the output).
+            min_new_tokens: ``eos_id`` may not be drawn before this many new tokens.
             temperature: Softmax temperature; 0 means greedy.
             top_k: Keep only the k most likely ids (None = all).
             top_p: Keep the smallest set of ids whose probability reaches p (None = all).
@@ -454,8 +456,9 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
         return sample_loop(
             self, idx, max_new_tokens, countdown=countdown, new_countdown=new_countdown,
             text_states=text_states, text_mask=text_mask, allowed=allowed, eos_id=eos_id,
-            temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
-            use_cache=use_cache, guidance=guidance, no_repeat_ngram=no_repeat_ngram,
+            min_new_tokens=min_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+            generator=generator, use_cache=use_cache, guidance=guidance,
+            no_repeat_ngram=no_repeat_ngram,
             valid=valid if padded else None, summary=summary, idx2=idx2, head_rows=head_rows,
             change_temperature=change_temperature, frames=frames,
         )  # fmt: skip
