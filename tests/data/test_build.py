@@ -172,15 +172,3 @@ def test_a_partial_shard_of_a_killed_writer_is_cleaned_up_on_resume(tmp_path):
     partial.write_bytes(b"half a shard")  # what a SIGKILL during write_shard leaves
     build_corpus(tmp_path / "C", cfg)
     assert not partial.exists()
-
-
-def test_held_out_combos_cover_every_other_category_but_not_the_main_job():
-    from tdmm_lm.data.splits import KEPT_IN_TRAINING, held_out_combos
-    from tdmm_lm.prompts import CATEGORIES
-
-    combos = held_out_combos(CATEGORIES)
-    assert not combos & KEPT_IN_TRAINING
-    assert ("happiness", "nod") not in combos  # the README main job's prompt is trained on
-    categories = [c for c, _ in combos]
-    assert len(categories) == len(set(categories)) == (len(CATEGORIES) - 1 + 1) // 2
-    assert "neutral" not in categories
