@@ -35,7 +35,7 @@ from tdmm_lm.lm.data import Batch, ClipSet, eval_examples, get_batch, load_clips
 from tdmm_lm.lm.frame_labels import FRAME_LABEL_CLASSES
 from tdmm_lm.lm.objective import evaluate, text_states, weighted_loss
 from tdmm_lm.lm.recipes import TrainConfig, resolve_precision
-from tdmm_lm.memory import return_freed_memory
+from tdmm_lm.memory import HeapTrimmer
 
 __all__ = ["evaluate", "get_batch", "lr_at", "save_checkpoint", "train_lm"]
 
@@ -345,6 +345,7 @@ def train_lm(
     val_examples = eval_examples(val, builder, cfg.eval_clips)
 
     model.train()
+    trim_heap = HeapTrimmer()
     tokens, tick, losses = 0, time.time(), []
     for step in range(start, cfg.steps):
         lr = lr_at(step, cfg)
@@ -359,7 +360,7 @@ def train_lm(
         loss = train_step(
             model, optimizer, batch, encoder, accelerator, cfg, motion_ids, precision == "bf16"
         )
-        return_freed_memory()  # batch shapes vary, so the heap fragments and only grows
+        trim_heap()  # batch shapes vary, so the heap fragments and only grows
         done = step + 1
         if progress is not None:
             progress(done, cfg.steps)
@@ -404,7 +405,7 @@ def train_lm(
         if cfg.lora_rank:  # ship a plain model: fold the adapters into the weights
             final.hf = final.hf.merge_and_unload()
         TdmmModel(final, vocab, tokenizer, model_cfg).save(out)
-        run_log.write("end", cfg.steps, model=str(out))
+        run_log.write("end", cfg.steps, model=str(out), heap_trims=trim_heap.trims)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return out
