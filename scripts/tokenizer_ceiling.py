@@ -24,6 +24,7 @@ import numpy as np
 
 from tdmm_lm.eval import MotionEvaluator
 from tdmm_lm.eval.data import ATTRIBUTES, load_clips
+from tdmm_lm.eval.evaluators import MotionReadout
 from tdmm_lm.eval.metrics import accuracy, frechet_distance, r_precision
 from tdmm_lm.lm.api import RELEASE_DIR
 from tdmm_lm.tokenizer import MotionTokenizer
@@ -37,17 +38,15 @@ def round_trip(tokenizer: MotionTokenizer, params: list[np.ndarray]) -> list[np.
 def figures(
     evaluator: MotionEvaluator,
     motions: list[np.ndarray],
-    reference: list[np.ndarray],
-    prompts: list[str],
+    truth: MotionReadout,
+    text: np.ndarray,
     labels: list[dict],
     fps: float,
     repeats: int = 20,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Classifier accuracies, R@1 and FD of ``motions`` (FD against ``reference``)."""
+    """Classifier accuracies, R@1 against ``text`` and FD against the ``truth`` readout."""
     read = evaluator.read(motions, fps=fps)
-    truth = evaluator.read(reference, fps=fps)
-    text = evaluator.embed_texts(prompts)
     rng = np.random.default_rng(seed)
     out = {a: accuracy(read.predictions[a], [clip[a] for clip in labels]) for a in ATTRIBUTES}
     out["R@1"] = float(np.mean([r_precision(read.embeddings, text, rng)[0]
@@ -69,10 +68,13 @@ def main() -> None:
     tokenizer = MotionTokenizer.from_pretrained(args.tokenizer)
     clips = load_clips(args.corpus, args.split)
     truth = list(clips.params)
+    # The truth's readout and the prompts' embeddings serve both rows: read them once.
+    truth_read = evaluator.read(truth, fps=clips.fps)
+    text = evaluator.embed_texts(list(clips.prompts))
     print(f"{args.split}: {len(clips)} clips, tokenizer {args.tokenizer}")
     for name, motions in (("ground truth", truth), ("round trip", round_trip(tokenizer, truth))):
-        row = figures(evaluator, motions, truth, list(clips.prompts), list(clips.labels),
-                      clips.fps, args.repeats)  # fmt: skip
+        row = figures(evaluator, motions, truth_read, text, list(clips.labels), clips.fps,
+                      args.repeats)  # fmt: skip
         print(f"  {name:>12}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
 
 

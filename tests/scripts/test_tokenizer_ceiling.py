@@ -37,10 +37,11 @@ def test_round_trip_keeps_the_motion_and_the_figures_compare_it_to_the_truth():
     # The round trip is the same motion, a little rounded.
     error = np.mean([np.abs(b - t)[:, :52].mean() for b, t in zip(back, truth, strict=True)])
     assert error < 0.03
-    prompts = [s.prompt for s in specs]
+    text = evaluator.embed_texts([s.prompt for s in specs])
     labels = [s.labels.to_dict() for s in specs]
-    own = ceiling.figures(evaluator, truth, truth, prompts, labels, FPS, repeats=2)
+    truth_read = evaluator.read(truth, fps=FPS)
+    own = ceiling.figures(evaluator, truth, truth_read, text, labels, FPS, repeats=2)
     assert own["FD"] == pytest.approx(0.0, abs=1e-6)
     assert set(own) == {"emotion_category", "head_motion", "intensity", "R@1", "FD"}
-    rounded = ceiling.figures(evaluator, back, truth, prompts, labels, FPS, repeats=2)
+    rounded = ceiling.figures(evaluator, back, truth_read, text, labels, FPS, repeats=2)
     assert rounded["FD"] > 0.0 and 0.0 <= rounded["R@1"] <= 1.0

@@ -23,6 +23,7 @@ from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.face.flame_file import (
     DEFAULT_N_SHAPE,
     FLAME_MODEL_ENV,
+    N_EXPRESSION,
     FlameArrays,
     read_eyelid_blendshapes,
     read_flame_file,
@@ -45,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 # Channel groups of the ``flame`` space (SPEC §3), located by name so a layout change fails
 # loudly here instead of silently mis-posing the mesh.
-_N_EXPRESSION = FLAME.index("jawX")
 _JAW = slice(FLAME.index("jawX"), FLAME.index("jawZ") + 1)
 _EYELIDS = slice(FLAME.index("eyelidLeft"), FLAME.index("eyelidRight") + 1)
 _HEAD = slice(FLAME.index("headX"), FLAME.index("headZ") + 1)
@@ -83,10 +83,10 @@ class FlameModel(nn.Module):
     ) -> None:
         super().__init__()
         n_verts, _, n_dirs = arrays.shapedirs.shape
-        if not 0 <= n_shape <= n_dirs - _N_EXPRESSION:
+        if not 0 <= n_shape <= n_dirs - N_EXPRESSION:
             raise InvalidInputError(
                 f"n_shape={n_shape} does not fit shapedirs with {n_dirs} components: need "
-                f"0 <= n_shape <= {n_dirs - _N_EXPRESSION} so that {_N_EXPRESSION} expression "
+                f"0 <= n_shape <= {n_dirs - N_EXPRESSION} so that {N_EXPRESSION} expression "
                 "components follow (FLAME files have n_shape=300)"
             )
         if eyelid_blendshapes is not None and eyelid_blendshapes.shape != (2, n_verts, 3):
@@ -107,7 +107,7 @@ class FlameModel(nn.Module):
         eyelids = eyelid_blendshapes if self.has_eyelids else np.zeros((2, n_verts, 3))
         buffer("v_template", arrays.v_template)  # (V, 3)
         # Identity then expression directions, back to back, so one einsum applies both.
-        blend_dirs = arrays.shapedirs[:, :, : n_shape + _N_EXPRESSION]
+        blend_dirs = arrays.shapedirs[:, :, : n_shape + N_EXPRESSION]
         buffer("blend_dirs", blend_dirs)  # (V, 3, n_shape + 50)
         buffer("posedirs", arrays.posedirs)  # (V, 3, 36)
         buffer("j_regressor", arrays.j_regressor)  # (J, V)
@@ -153,7 +153,7 @@ class FlameModel(nn.Module):
                     f"({n_frames}, S) with S <= {self.n_shape}"
                 )
             identity[:, : shape.shape[1]] = shape  # missing trailing components stay 0
-        coefficients = torch.cat([identity, params[:, :_N_EXPRESSION]], dim=1)  # (T, K)
+        coefficients = torch.cat([identity, params[:, :N_EXPRESSION]], dim=1)  # (T, K)
 
         eyelids = params[:, _EYELIDS]  # (T, 2)
         if not self.has_eyelids and not self._warned_eyelids and bool(torch.any(eyelids != 0)):

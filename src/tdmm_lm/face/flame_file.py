@@ -24,6 +24,7 @@ from tdmm_lm.face.spaces import FLAME
 __all__ = [
     "DEFAULT_N_SHAPE",
     "FLAME_MODEL_ENV",
+    "N_EXPRESSION",
     "FlameArrays",
     "read_eyelid_blendshapes",
     "read_flame_file",
@@ -38,8 +39,8 @@ DEFAULT_N_SHAPE = 300
 FLAME_NUM_JOINTS = 5
 _REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights")
 _REQUIRED_KEYS += ("kintree_table", "f")
-# Expression components the flame space drives (those before the jaw channels).
-_N_EXPRESSION = FLAME.index("jawX")
+#: Expression components the flame space drives (those before the jaw channels).
+N_EXPRESSION = FLAME.index("jawX")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +256,7 @@ def _validate(raw: dict[str, np.ndarray], path: Path) -> FlameArrays:
     parents = _parents_from_kintree(kintree.astype(np.int64), path)
     n_pose = (FLAME_NUM_JOINTS - 1) * 9
     expected = {
-        "shapedirs": ((n_verts, 3, None), f"({n_verts}, 3, K) with K >= {_N_EXPRESSION}"),
+        "shapedirs": ((n_verts, 3, None), f"({n_verts}, 3, K) with K >= {N_EXPRESSION}"),
         "posedirs": ((n_verts, 3, n_pose), f"({n_verts}, 3, {n_pose})"),
         "J_regressor": ((FLAME_NUM_JOINTS, n_verts), f"({FLAME_NUM_JOINTS}, {n_verts})"),
         "weights": ((n_verts, FLAME_NUM_JOINTS), f"({n_verts}, {FLAME_NUM_JOINTS})"),
@@ -265,7 +266,7 @@ def _validate(raw: dict[str, np.ndarray], path: Path) -> FlameArrays:
         got = raw[key].shape
         if len(got) != len(want) or any(w not in (None, g) for w, g in zip(want, got, strict=True)):
             raise fail(key, text)
-    if raw["shapedirs"].shape[2] < _N_EXPRESSION:
+    if raw["shapedirs"].shape[2] < N_EXPRESSION:
         raise fail("shapedirs", expected["shapedirs"][1])
     faces = raw["f"].astype(np.int64)
     if faces.size and (faces.min() < 0 or faces.max() >= n_verts):
