@@ -278,3 +278,12 @@ def test_video_route_leaves_out_a_clip_whose_video_shows_no_face(
     route = video_route(clips, load_model(model_dir), evaluator, 3, seed=0)
     assert len(calls) == 3 and route["n_untracked"] == 1 and route["n_clips"] == 2
     assert len(route["examples"]) == 2
+
+
+def test_motion_to_language_captions_every_clip_unless_capped():
+    full = EvalConfig(corpus="C", output="R")
+    assert full.m2l_count(654) == 654 and full.m2l_count(1072) == 1072
+    assert EvalConfig.quick_config(corpus="C", output="R").m2l_count(654) == 32
+    assert EvalConfig(corpus="C", output="R", m2l_clips=256).m2l_count(100) == 100
+    with pytest.raises(ValueError, match="m2l_clips"):
+        EvalConfig(corpus="C", output="R", m2l_clips=0)
