@@ -222,6 +222,19 @@ def test_a_base_model_refuses_code_pairs(paired_run, tiny_config, tmp_path):
         train_lm(cfg)
 
 
+def test_the_language_model_refuses_three_codes_a_frame(tiny_corpus, tiny_config, tmp_path):
+    from tdmm_lm.lm.train import train_lm
+    from tdmm_lm.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+    tok = tmp_path / "tok3"
+    train_tokenizer(TokenizerTrainConfig.from_recipe(
+        "tiny", corpus=str(tiny_corpus), output=str(tok), steps=4, eval_interval=4,
+        model={"residual_codebook_size": 8, "residual_levels": 2},
+    ))  # fmt: skip
+    with pytest.raises(InvalidInputError, match="3 codes a frame"):
+        train_lm(tiny_config(tmp_path / "run", tokenizer=str(tok)))
+
+
 def test_bf16_autocast_trains_the_same_objective(paired_run, tiny_config, tmp_path):
     """The release's bf16 autocast (with code pairs, rotary positions and frame inputs) gives
     the float32 losses to bf16 rounding, and still saves float32 weights."""

@@ -41,6 +41,25 @@ def test_the_second_level_quantizes_what_the_first_leaves():
     assert torch.equal(rvq.assign(z[None], torch.ones(1, 600, dtype=torch.bool)), out.indices)
 
 
+def test_a_third_level_quantizes_what_the_first_two_leave():
+    z = _clusters(600, 4, 5)
+    mask = torch.ones(1, 600, dtype=torch.bool)
+    rvq = ResidualQuantizer(8, 8, 4, decay=0.9, dead_after=5, levels=2)
+    rvq.initialise(z, torch.Generator().manual_seed(1))
+    rvq.eval()
+    out = rvq(z.t()[None], mask)
+    assert out.indices.shape == (1, 600, 3)
+    assert torch.allclose(rvq.embed(out.indices), out.quantized, atol=1e-5)
+    two = rvq.first.embed(out.indices[..., 0]) + rvq.residual.embed(out.indices[..., 1])
+    error_two = (two[0].t() - z).pow(2).sum(1).mean()
+    error_three = (out.quantized[0].t() - z).pow(2).sum(1).mean()
+    assert error_three < 0.8 * error_two
+    assert torch.equal(rvq.assign(z[None], mask), out.indices)
+    # A pair quantizer's weights keep their names: shipped tokenizers still load.
+    pair = ResidualQuantizer(8, 8, 4, decay=0.9, dead_after=5)
+    assert not any(name.startswith("finer") for name in pair.state_dict())
+
+
 def test_training_updates_both_codebooks_and_reaches_the_encoder():
     z = _clusters(300, 4, 2).t()[None].requires_grad_(True)  # (1, D, N)
     rvq = ResidualQuantizer(6, 6, 4, decay=0.5, dead_after=5)
@@ -141,3 +160,22 @@ def test_residual_size_is_checked_and_the_recipe_has_one():
     assert (quantizer.first.switch_cost, quantizer.residual.encode_switch_cost) == (2.0, 3.0)
     assert quantizer.hold_factor == 6.0
     assert TokenizerTrainConfig.from_recipe("release", corpus="C").model.codebooks == 1
+    assert TokenizerConfig(residual_codebook_size=8, residual_levels=2).codebooks == 3
+    with pytest.raises(ValueError, match="residual_levels"):
+        TokenizerConfig(residual_codebook_size=8, residual_levels=0)
+
+
+def test_a_three_level_tokenizer_trains_encodes_and_decodes(tiny_corpus, tmp_path):
+    cfg = TokenizerTrainConfig.from_recipe(
+        "tiny", corpus=str(tiny_corpus), output=str(tmp_path / "tok"), steps=12,
+        eval_interval=12, model={"residual_codebook_size": 16, "residual_levels": 2},
+    )  # fmt: skip
+    report = train_tokenizer(cfg)
+    assert "level3_codebook_usage" in report
+    tok = MotionTokenizer.from_pretrained(tmp_path / "tok")
+    params = load_split(tiny_corpus, "val").sequences(1)[0]
+    tokens = tok.encode(params)
+    assert tokens.shape == (len(params), 3) and tokens[:, 2].max() < 16
+    assert tok.decode(tokens).shape == params.shape
+    with pytest.raises(InvalidInputError, match="codebook 3 must lie in"):
+        tok.decode(np.array([[0, 0, 16]]))

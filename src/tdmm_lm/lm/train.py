@@ -127,6 +127,11 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
     from tdmm_lm.lm.storage import ModelConfig
     from tdmm_lm.lm.tasks import L2M_TEMPLATES, M2L_TEMPLATES, TaskBuilder
 
+    if tokenizer.codebooks > 2:
+        raise InvalidInputError(
+            f"{cfg.tokenizer}: its tokens hold {tokenizer.codebooks} codes a frame; the "
+            "language model reads one code or a pair, so train it with at most one residual level"
+        )
     if cfg.base_model:
         from tdmm_lm.lm.hf_base import HFBaseLM, HFVocab, add_lora, load_base_model
 

@@ -202,7 +202,7 @@ class TokenizerArrays:
             raise InvalidInputError(f"tokens must be an (N, *{tail}) array, got {tokens.shape}")
         if not np.issubdtype(tokens.dtype, np.integer):
             raise InvalidInputError(f"tokens must be integers, got {tokens.dtype}")
-        sizes = [self.codebook_size, self.residual_codebook_size][: self.codebooks]
+        sizes = [self.codebook_size] + [self.residual_codebook_size] * (self.codebooks - 1)
         for level, size in enumerate(sizes):
             column = tokens.reshape(len(tokens), -1)[:, level]
             if len(column) and (column.min() < 0 or column.max() >= size):

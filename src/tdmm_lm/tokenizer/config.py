@@ -83,6 +83,10 @@ class TokenizerConfig:
             Training fits the codebook with it.
         encode_switch_cost: The switch cost when encoding (None: ``switch_cost``); higher
             gives a stream that holds still longer from the same codes.
+        residual_levels: Codebooks of ``residual_codebook_size`` codes stacked after the
+            first, each quantizing what the levels before it leave (1: a pair per frame).
+            The language model reads at most two codes per frame; a third level serves to
+            measure what finer quantization would keep (``scripts/tokenizer_ceiling.py``).
         residual_hold_factor: When encoding, multiplier of the residual codebook's switch
             cost at frames where the first code holds (see
             :class:`~tdmm_lm.tokenizer.residual.ResidualQuantizer`); 1 lets the two levels
@@ -104,6 +108,7 @@ class TokenizerConfig:
 
     codebook_size: int = 64
     residual_codebook_size: int = 0
+    residual_levels: int = 1
     code_dim: int = 16
     frames_per_token: int = 1
     width: int = 32
@@ -139,6 +144,8 @@ class TokenizerConfig:
                 f"residual_codebook_size must be 0 (off) or at least 2, got "
                 f"{self.residual_codebook_size}"
             )
+        if self.residual_levels < 1:
+            raise ValueError(f"residual_levels must be >= 1, got {self.residual_levels}")
         if self.residual_hold_factor < 0:
             raise ValueError(f"residual_hold_factor must be >= 0, got {self.residual_hold_factor}")
         if self.depth < 0 or self.kernel < 1 or self.kernel % 2 == 0:
@@ -160,8 +167,8 @@ class TokenizerConfig:
 
     @property
     def codebooks(self) -> int:
-        """Codebooks per token: 1, or 2 with a residual codebook."""
-        return 2 if self.residual_codebook_size else 1
+        """Codebooks per token: 1, or 1 + ``residual_levels`` with a residual codebook."""
+        return 1 + self.residual_levels if self.residual_codebook_size else 1
 
     @property
     def levels(self) -> int:

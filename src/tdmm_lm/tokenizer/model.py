@@ -106,7 +106,11 @@ class MotionTokenizer(TokenizerArrays, nn.Module, PretrainedMixin):
         if config.residual_codebook_size:
             second = config.residual_codebook_size
             self.quantizer = ResidualQuantizer(
-                config.codebook_size, second, *shared, config.residual_hold_factor
+                config.codebook_size,
+                second,
+                *shared,
+                config.residual_hold_factor,
+                config.residual_levels,
             )
         else:
             self.quantizer = EMAQuantizer(config.codebook_size, *shared)
@@ -132,7 +136,7 @@ class MotionTokenizer(TokenizerArrays, nn.Module, PretrainedMixin):
 
     @property
     def codebooks(self) -> int:
-        """Codes per token: 1, or 2 (coarse, residual) with a residual codebook."""
+        """Codes per token: 1, 2 (coarse, residual) with a residual codebook, or more."""
         return self.config.codebooks
 
     @property

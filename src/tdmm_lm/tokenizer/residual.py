@@ -10,10 +10,15 @@ vector quantization, as in SoundStream and MoMask) keeps 84 % with 1024 + 1024 c
 ``residual`` recipe, trained on the release corpus), for the same sequence length: both
 codes belong to one frame.
 
+Further levels (``levels`` above 1) each quantize what all the levels before them leave; a
+frame's token then holds 1 + ``levels`` codes. The language model reads pairs only: the
+further levels measure what finer quantization would keep of the evaluators' figures.
+
 :class:`ResidualQuantizer` has the interface of :class:`~tdmm_lm.tokenizer.quantizer.EMAQuantizer`
-with indices that carry a trailing level axis of 2. The first level alone is the coarse
-motion: ``novelty``, ``codebook`` and ``nearest_distances`` are the first level's, and
-:meth:`ResidualQuantizer.embed` of level-1 indices alone gives the coarse code.
+with indices that carry a trailing level axis of 1 + ``levels`` (2 by default). The first
+level alone is the coarse motion: ``novelty``, ``codebook`` and ``nearest_distances`` are
+the first level's, and :meth:`ResidualQuantizer.embed` of level-1 indices alone gives the
+coarse code.
 """
 
 from __future__ import annotations
@@ -50,7 +55,9 @@ class ResidualQuantizer(nn.Module):
         switch_cost: Relative cost of a code change, per level.
         encode_switch_cost: The relative cost when encoding (None: ``switch_cost``).
         hold_factor: Multiplier of the residual level's switch cost, when encoding, where
-            the coarse code holds (1: the levels switch independently).
+            the coarse code holds (1: the levels switch independently). Further levels
+            switch independently.
+        levels: Residual codebooks after the first, each of ``residual_size`` codes.
     """
 
     def __init__(
@@ -63,11 +70,17 @@ class ResidualQuantizer(nn.Module):
         switch_cost: float = 0.0,
         encode_switch_cost: float | None = None,
         hold_factor: float = 1.0,
+        levels: int = 1,
     ) -> None:
         super().__init__()
         costs = (switch_cost, encode_switch_cost)
         self.first = EMAQuantizer(codebook_size, code_dim, decay, dead_after, *costs)
         self.residual = EMAQuantizer(residual_size, code_dim, decay, dead_after, *costs)
+        # Levels 3 and on; empty by default, so a pair tokenizer's weights keep their names.
+        self.finer = nn.ModuleList(
+            EMAQuantizer(residual_size, code_dim, decay, dead_after, *costs)
+            for _ in range(levels - 1)
+        )
         self.codebook_size = codebook_size
         self.residual_size = residual_size
         self.hold_factor = hold_factor
@@ -81,9 +94,17 @@ class ResidualQuantizer(nn.Module):
         return factor
 
     @property
+    def residual_levels(self) -> list[EMAQuantizer]:
+        """The codebooks after the first, in order."""
+        return [self.residual, *self.finer]
+
+    @property
     def initialised(self) -> torch.Tensor:
-        """() bool: both codebooks have been initialised."""
-        return self.first.initialised & self.residual.initialised
+        """() bool: every codebook has been initialised."""
+        done = self.first.initialised
+        for level in self.residual_levels:
+            done = done & level.initialised
+        return done
 
     @property
     def codebook(self) -> torch.Tensor:
@@ -101,15 +122,16 @@ class ResidualQuantizer(nn.Module):
 
     @torch.no_grad()
     def initialise(self, z: torch.Tensor, generator: torch.Generator) -> None:
-        """k-means++ on encoder outputs, then on what the first level leaves of them.
+        """k-means++ on encoder outputs, then on what each level leaves of them.
 
         Args:
             z: (M, D) encoder outputs, M >= max(K1, K2).
             generator: Source of randomness.
         """
-        self.first.initialise(z, generator)
-        left = z.float() - self.first.codebook[self.first.lookup(z.float())]
-        self.residual.initialise(left, generator)
+        left = z.float()
+        for level in (self.first, *self.residual_levels):
+            level.initialise(left, generator)
+            left = left - level.codebook[level.lookup(left)]
 
     def assign(
         self,
@@ -118,7 +140,7 @@ class ResidualQuantizer(nn.Module):
         update_scale: bool = False,
         encoding: bool | None = None,
     ) -> torch.Tensor:
-        """(B, N, D) vectors, (B, N) mask -> (B, N, 2) code indices of both levels.
+        """(B, N, D) vectors, (B, N) mask -> (B, N, L) code indices of every level.
 
         ``encoding`` applies the encoding costs and the hold factor (None: in eval mode).
         """
@@ -126,28 +148,33 @@ class ResidualQuantizer(nn.Module):
         first = self.first.assign(z, mask, update_scale, encoding=encoding)
         left = z - self.first.codebook[first]
         factor = self._residual_cost_factor(first, encoding)
-        second = self.residual.assign(left, mask, update_scale, factor, encoding)
-        return torch.stack([first, second], dim=-1)
+        indices = [first, self.residual.assign(left, mask, update_scale, factor, encoding)]
+        for level in self.finer:
+            left = left - self.residual_levels[len(indices) - 2].codebook[indices[-1]]
+            indices.append(level.assign(left, mask, update_scale, None, encoding))
+        return torch.stack(indices, dim=-1)
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         """Codes for indices, as (B, D, N).
 
-        (B, N, 2) pairs give the sum of both levels' codes; (B, N) first-level indices alone
-        give their coarse codes.
+        (B, N, L) indices give the sum of every level's codes; (B, N) first-level indices
+        alone give their coarse codes.
         """
         if indices.dim() == 2:
             return self.first.embed(indices)
-        return self.first.embed(indices[..., 0]) + self.residual.embed(indices[..., 1])
+        levels = (self.first, *self.residual_levels)
+        return sum(level.embed(indices[..., k]) for k, level in enumerate(levels))
 
     def forward(
         self, z: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
     ) -> QuantizerOutput:
-        """Quantize (B, D, N) encoder outputs in two levels; in training, update both.
+        """Quantize (B, D, N) encoder outputs level by level; in training, update each.
 
         Returns:
-            A :class:`QuantizerOutput` whose ``indices`` are (B, N, 2), whose ``quantized``
-            is the sum of both codes (straight-through to ``z``), whose ``commit_loss`` is
-            the sum of both levels' and whose ``counts`` are the first level's.
+            A :class:`QuantizerOutput` whose ``indices`` are (B, N, L), whose ``quantized``
+            is the sum of every level's codes (straight-through to ``z``), whose
+            ``commit_loss`` is the sum of the levels' and whose ``counts`` are the first
+            level's.
         """
         first = self.first(z, mask, generator)
         coarse = first.quantized.detach()  # the first level's code vectors
@@ -155,7 +182,11 @@ class ResidualQuantizer(nn.Module):
         factor = self._residual_cost_factor(first.indices, not self.training)
         second = self.residual(left, mask, generator, factor)
         total = coarse + second.quantized.detach()
+        indices, commit = [first.indices, second.indices], first.commit_loss + second.commit_loss
+        for level in self.finer:
+            out = level(z - total, mask, generator)
+            total = total + out.quantized.detach()
+            indices.append(out.indices)
+            commit = commit + out.commit_loss
         quantized = z + (total - z).detach()  # straight-through estimator
-        indices = torch.stack([first.indices, second.indices], dim=-1)
-        commit = first.commit_loss + second.commit_loss
-        return QuantizerOutput(quantized, indices, commit, first.counts)
+        return QuantizerOutput(quantized, torch.stack(indices, dim=-1), commit, first.counts)
