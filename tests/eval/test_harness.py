@@ -280,10 +280,13 @@ def test_video_route_leaves_out_a_clip_whose_video_shows_no_face(
     assert len(route["examples"]) == 2
 
 
-def test_motion_to_language_captions_every_clip_unless_capped():
+def test_motion_to_language_captions_every_test_clip_and_a_subset_elsewhere():
     full = EvalConfig(corpus="C", output="R")
-    assert full.m2l_count(654) == 654 and full.m2l_count(1072) == 1072
-    assert EvalConfig.quick_config(corpus="C", output="R").m2l_count(654) == 32
-    assert EvalConfig(corpus="C", output="R", m2l_clips=256).m2l_count(100) == 100
+    assert full.m2l_count("test", 654) == 654
+    assert full.m2l_count("test_unseen_combo", 907) == 256
+    assert full.m2l_count("test_unseen_phrasing", 100) == 100
+    assert EvalConfig.quick_config(corpus="C", output="R").m2l_count("test", 654) == 32
     with pytest.raises(ValueError, match="m2l_clips"):
         EvalConfig(corpus="C", output="R", m2l_clips=0)
+    with pytest.raises(ValueError, match="m2l_full_splits"):
+        EvalConfig(corpus="C", output="R", m2l_full_splits=("tset",))

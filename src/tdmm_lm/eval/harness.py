@@ -86,7 +86,7 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
     splits = {s: load_clips(cfg.corpus, s) for s in cfg.splits}  # fails fast on empty splits
     dirs = (model_dir, evaluator_dir, baseline_dir)
     done = [0]
-    total = sum(split_work(cfg, len(c)) for c in splits.values())
+    total = sum(split_work(cfg, name, len(c)) for name, c in splits.items())
 
     def tick(n: int) -> None:
         done[0] += n
@@ -157,7 +157,7 @@ def _evaluate_in_pool(
                             jobs[job] = (name, "")
                     else:
                         results[name], extras[name] = future.result()
-                        tick(split_work(cfg, len(splits[name])))
+                        tick(split_work(cfg, name, len(splits[name])))
             route = routed.result() if routed is not None else None
         except BaseException:
             pool.shutdown(cancel_futures=True)  # fail now, not after the queued jobs

@@ -10,8 +10,8 @@ the splits share):
   ``mm_prompts`` prompts and adds generations up to ``mm_generations`` per prompt; every
   repeat draws its own ``mm_pairs`` pairs per prompt. Tok is measured once per clip and
   resampled (bootstrap) in each repeat.
-* **Motion2Language** on every clip of the split (or a seeded subset of ``m2l_clips`` clips,
-  a superset of the L2M one).
+* **Motion2Language** on every clip of the splits in ``m2l_full_splits`` (``test``), and on
+  a seeded subset of ``m2l_clips`` clips of the others (a superset of the L2M one).
   Captions are greedy, hence deterministic, so each repeat resamples the clips (bootstrap)
   for the captioning metrics and draws new R-precision groups.
 
@@ -105,11 +105,11 @@ class EvalContext:
     texts: TextCache
 
 
-def split_work(cfg: EvalConfig, n_split: int) -> int:
+def split_work(cfg: EvalConfig, split: str, n_split: int) -> int:
     """Clips generated and captioned for one split (the progress total)."""
     n = min(cfg.l2m_clips, n_split)
     extra = max(0, cfg.mm_generations - cfg.repeats) * min(cfg.mm_prompts, n)
-    return 2 * (cfg.repeats * n + extra) + cfg.m2l_count(n_split)
+    return 2 * (cfg.repeats * n + extra) + cfg.m2l_count(split, n_split)
 
 
 def _subsets(cfg: EvalConfig, clips: ClipSet, index: int) -> tuple[ClipSet, ClipSet]:
@@ -117,7 +117,7 @@ def _subsets(cfg: EvalConfig, clips: ClipSet, index: int) -> tuple[ClipSet, Clip
     order = np.random.default_rng([cfg.seed, index]).permutation(len(clips))
     return (
         clips.subset(np.sort(order[: cfg.l2m_clips])),
-        clips.subset(np.sort(order[: cfg.m2l_count(len(clips))])),
+        clips.subset(np.sort(order[: cfg.m2l_count(clips.split, len(clips))])),
     )
 
 
