@@ -53,3 +53,23 @@ def test_sentence_encoder_pools_to_one_unit_vector_per_prompt():
     assert slots.tolist() == [[True], [False]]
     with pytest.raises(Exception, match="unknown text encoder"):
         load_text_encoder("glove")
+
+
+def test_prompt_states_are_each_prompts_own_and_kept():
+    from tdmm_lm.lm.text import SentenceEncoder
+
+    encoder = load_minilm()
+    rows = [tuple(encoder.token_ids(t)) for t in TEXTS]
+    states, mask = encoder.prompt_states([rows[1], (), rows[0]])
+    assert mask.tolist()[1] == [False] * mask.shape[1] and (states[1] == 0).all()
+    for i, row in ((0, rows[1]), (2, rows[0])):
+        ones = torch.ones(1, len(row), dtype=torch.bool)
+        alone, _ = encoder.states_for(torch.tensor([row]), ones)
+        assert int(mask[i].sum()) == len(row)
+        assert torch.equal(states[i, : len(row)], alone[0])  # whatever else is in the batch
+    # Kept: a later call reads the same tensor instead of encoding again.
+    again, _ = encoder.prompt_states([rows[0]])
+    assert torch.equal(again[0], states[2, : len(rows[0])])
+    assert encoder.prompt_states([(), ()]) == (None, None)
+    pooled, slots = SentenceEncoder(encoder).prompt_states([rows[0], ()])
+    assert pooled.shape == (2, 1, MINILM_DIM) and slots.tolist() == [[True], [False]]

@@ -149,8 +149,8 @@ def prompt_states(
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Encoder states of the rows' prompts, zeroed (hidden) in the rows of a drop pass.
 
-    Each distinct prompt is encoded once (a batch may repeat a prompt many times), and
-    the hidden rows are not encoded at all.
+    Each distinct prompt is encoded once (a batch may repeat a prompt many times) and kept
+    by the encoder for later calls (``prompt_states``); the hidden rows are not encoded.
 
     Args:
         text_encoder: The model's frozen sentence encoder, or None.
@@ -162,12 +162,9 @@ def prompt_states(
     """
     if text_encoder is None or not any(text_ids):
         return None, None
-    from tdmm_lm.lm.text import pad_token_ids
-
     per_pass = len(text_ids) // len(drops)
     distinct = list(dict.fromkeys(text_ids[:per_pass]))
-    ids, mask = pad_token_ids([list(t) for t in distinct], 0)
-    states, slot_mask = text_encoder.states_for(ids, mask)
+    states, slot_mask = text_encoder.prompt_states(distinct)
     if states is None or slot_mask is None:
         return None, None
     where = {t: i for i, t in enumerate(distinct)}

@@ -17,8 +17,6 @@ continues from the newest checkpoint, so a kill loses at most one checkpoint int
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import math
 import time
@@ -30,20 +28,24 @@ import numpy as np
 import torch
 
 from tdmm_lm.errors import InvalidInputError
-from tdmm_lm.lm.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from tdmm_lm.lm.checkpoint import load_checkpoint, save_checkpoint
 from tdmm_lm.lm.data import Batch, ClipSet, eval_examples, get_batch, load_clips
 from tdmm_lm.lm.frame_labels import FRAME_LABEL_CLASSES
 from tdmm_lm.lm.objective import evaluate, text_states, weighted_loss
 from tdmm_lm.lm.recipes import TrainConfig, resolve_precision
+from tdmm_lm.lm.run_dir import (
+    CACHE_DIR,
+    TRAIN_CONFIG_NAME,
+    RunLog,
+    check_run_dir,
+    params_digest,
+    write_json_atomic,
+)
 from tdmm_lm.memory import HeapTrimmer
 
 __all__ = ["evaluate", "get_batch", "lr_at", "save_checkpoint", "train_lm"]
 
 log = logging.getLogger(__name__)
-
-TRAIN_CONFIG_NAME = "train_config.json"
-LOG_NAME = "train_log.jsonl"
-CACHE_DIR = "cache"
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -52,74 +54,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-class RunLog:
-    """Appends JSON lines to ``train_log.jsonl`` (and scalars to TensorBoard if installed)."""
-
-    def __init__(self, run_dir: Path, enabled: bool) -> None:
-        self.path = run_dir / LOG_NAME
-        self.enabled = enabled
-        self.start = time.time()
-        self.board = None
-        if enabled:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.board = SummaryWriter(str(run_dir / "tensorboard"))
-            except ImportError:  # TensorBoard is optional
-                pass
-
-    def write(self, event: str, step: int, **values: Any) -> None:
-        """Log one event with its values."""
-        if not self.enabled:
-            return
-        record = {"event": event, "step": step, "wall_s": round(time.time() - self.start, 2)}
-        record.update(values)
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.board is not None:
-            for key, value in values.items():
-                if isinstance(value, (int, float)) and math.isfinite(value):
-                    self.board.add_scalar(f"{event}/{key}", value, step)
-        log.info("%s step %d %s", event, step, values)
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    from tdmm_lm.face.sequence import atomic_write
-
-    with atomic_write(path) as f:
-        f.write(json.dumps(obj, indent=2).encode())
-
-
-def _check_run_dir(cfg: TrainConfig, resume: bool) -> Path | None:
-    """Validate the output folder; return the checkpoint to resume from, if any."""
-    out = Path(cfg.output)
-    stored_path = out / TRAIN_CONFIG_NAME
-    if not resume:
-        if stored_path.exists() or latest_checkpoint(out) is not None:
-            raise InvalidInputError(
-                f"{out} already holds a training run; pass --resume to continue it, or "
-                "choose another -o"
-            )
-        return None
-    if stored_path.exists():
-        stored = TrainConfig.from_dict(json.loads(stored_path.read_text()))
-        conflicts = cfg.resume_conflicts(stored)
-        if conflicts:
-            raise InvalidInputError(
-                f"cannot resume {out} with other settings ({'; '.join(conflicts)})"
-            )
-    return latest_checkpoint(out)
-
-
-def params_digest(module: torch.nn.Module) -> str:
-    """SHA-256 of a module's parameters (to check that processes stayed in sync)."""
-    h = hashlib.sha256()
-    for name, p in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(p.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelerator):
@@ -312,11 +246,11 @@ def train_lm(
     if accelerator.device.type == "cpu":
         torch.set_num_threads(max(1, cfg.threads // accelerator.num_processes))
     out = Path(cfg.output)
-    checkpoint = _check_run_dir(cfg, resume)
+    checkpoint = check_run_dir(cfg, resume)
     accelerator.wait_for_everyone()  # every process has checked before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if accelerator.is_main_process:
-        _write_json_atomic(out / TRAIN_CONFIG_NAME, cfg.to_dict())
+        write_json_atomic(out / TRAIN_CONFIG_NAME, cfg.to_dict())
     run_log = RunLog(out, accelerator.is_main_process)
     torch.manual_seed(cfg.seed)
 
