@@ -161,6 +161,7 @@ def test_residual_size_is_checked_and_the_recipe_has_one():
     assert quantizer.hold_factor == 6.0
     assert TokenizerTrainConfig.from_recipe("release", corpus="C").model.codebooks == 1
     assert TokenizerConfig(residual_codebook_size=8, residual_levels=2).codebooks == 3
+    assert TokenizerTrainConfig.from_recipe("residual3", corpus="C").model.codebooks == 3
     with pytest.raises(ValueError, match="residual_levels"):
         TokenizerConfig(residual_codebook_size=8, residual_levels=0)
 

@@ -18,7 +18,10 @@ def train(
     output: Annotated[Path, typer.Option("-o", "--output", help="The tokenizer folder to write.")],
     recipe: Annotated[
         str,
-        typer.Option(help="Named recipe: tiny, default, release or residual (two codebooks)."),
+        typer.Option(
+            help="Named recipe: tiny, default, release, residual (two codebooks) or residual3 "
+            "(three)."
+        ),
     ] = ("default"),
     steps: Annotated[int | None, typer.Option(help="Training steps (default: the recipe's).")] = (
         None
