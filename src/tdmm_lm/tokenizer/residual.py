@@ -149,9 +149,11 @@ class ResidualQuantizer(nn.Module):
         left = z - self.first.codebook[first]
         factor = self._residual_cost_factor(first, encoding)
         indices = [first, self.residual.assign(left, mask, update_scale, factor, encoding)]
+        previous = self.residual
         for level in self.finer:
-            left = left - self.residual_levels[len(indices) - 2].codebook[indices[-1]]
+            left = left - previous.codebook[indices[-1]]
             indices.append(level.assign(left, mask, update_scale, None, encoding))
+            previous = level
         return torch.stack(indices, dim=-1)
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
