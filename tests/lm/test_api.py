@@ -180,7 +180,7 @@ def test_describe_reads_motion_held_to_the_training_range(tiny_model):
 def test_describe_reads_motion_far_from_the_corpus_as_its_tokens_reconstruct_it(
     tiny_model, monkeypatch
 ):
-    import tdmm_lm.lm.api as api
+    import tdmm_lm.lm.captioning as captioning
 
     clip = tiny_model.animate(PROMPT, seconds=2.0, seed=0)
     read: list[np.ndarray] = []
@@ -188,10 +188,10 @@ def test_describe_reads_motion_far_from_the_corpus_as_its_tokens_reconstruct_it(
     monkeypatch.setattr(
         tiny_model, "_captions", lambda w, *a: read.extend(p for _, p in w) or captions(w, *a)
     )
-    monkeypatch.setattr(api, "NOVELTY_WARNING", float("inf"))  # nothing is novel
+    monkeypatch.setattr(captioning, "NOVELTY_WARNING", float("inf"))  # nothing is novel
     tiny_model.describe(clip)
     np.testing.assert_array_equal(read[-1], tiny_model.tokenizer.within_seen_range(clip.params))
-    monkeypatch.setattr(api, "NOVELTY_WARNING", -1.0)  # everything is
+    monkeypatch.setattr(captioning, "NOVELTY_WARNING", -1.0)  # everything is
     tiny_model.describe(clip)
     codes = tiny_model.tokenizer.encode(tiny_model.tokenizer.within_seen_range(clip.params))
     expected = tiny_model.tokenizer.within_seen_range(tiny_model.tokenizer.decode(codes))
