@@ -279,7 +279,7 @@ def _finalise(corpus: Path, manifest: Manifest) -> Manifest:
         counts[split] = table.num_rows
         frames = np.asarray(table["n_frames"]).astype(np.float64)
         fps = np.asarray(table["fps"]).astype(np.float64)
-        seconds[split] = float((frames / fps).sum()) if table.num_rows else 0.0
+        seconds[split] = float((frames / fps).sum())  # 0.0 for an empty split
     # The total sums the exact durations: a sum of rounded split hours read 19.9997 for a
     # corpus built to 20 hours.
     seconds["total"] = sum(seconds.values())

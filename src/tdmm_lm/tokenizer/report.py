@@ -108,11 +108,10 @@ def reconstruction_metrics(tok: MotionTokenizer, sequences: list[np.ndarray]) ->
         eye_err.append(np.degrees(diff[:, _EYES]).mean(1))
     codes = _code_statistics([t if t.ndim == 1 else t[:, 0] for t in tokens], tok.codebook_size)
     if tok.codebooks >= 2:
-        second = _code_statistics([t[:, 1] for t in tokens], tok.residual_codebook_size)
-        codes.update({f"residual_{key}": value for key, value in second.items()})
-        for level in range(3, tok.codebooks + 1):  # further residual levels, if any
-            finer = _code_statistics([t[:, level - 1] for t in tokens], tok.residual_codebook_size)
-            codes.update({f"level{level}_{key}": value for key, value in finer.items()})
+        for level in range(2, tok.codebooks + 1):  # "residual_…" for level 2, then "level3_…"
+            prefix = "residual_" if level == 2 else f"level{level}_"
+            stats = _code_statistics([t[:, level - 1] for t in tokens], tok.residual_codebook_size)
+            codes.update({prefix + key: value for key, value in stats.items()})
         # A frame's token is the pair: this repeat rate bounds a copying model's Tok.
         held = sum(int((t[1:] == t[:-1]).all(1).sum()) for t in tokens)
         codes["pair_repeat_rate"] = held / max(sum(len(t) - 1 for t in tokens), 1)
