@@ -3,6 +3,7 @@
 Read top to bottom: the model and its ``generate``. Its shape is a
 :class:`~tdmm_lm.lm.config.GPTConfig`; the blocks it stacks (attention with a KV cache, MLP)
 are in :mod:`tdmm_lm.lm.blocks`, the residual head of code pairs in :mod:`tdmm_lm.lm.pairs`,
+the code-feature input and output (and the output head) in :mod:`tdmm_lm.lm.code_features`,
 and the decoding loops in :mod:`tdmm_lm.lm.generate` and :mod:`tdmm_lm.lm.drafting`.
 
 Four inputs go beyond a plain GPT:
@@ -48,6 +49,7 @@ from torch.nn import functional as F
 
 from tdmm_lm.artifacts import PretrainedMixin
 from tdmm_lm.lm.blocks import Block, KVCache, attention_mask, rotary_angles
+from tdmm_lm.lm.code_features import CodeFeaturesMixin
 from tdmm_lm.lm.config import GPTConfig
 from tdmm_lm.lm.described import DescribedMotionMixin
 from tdmm_lm.lm.drafting import drafted_generate
@@ -62,7 +64,9 @@ COUNTDOWN_NONE = -1
 INIT_STD = 0.02
 
 
-class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Module):
+class TdmmGPT(
+    DescribedMotionMixin, ResidualHeadMixin, CodeFeaturesMixin, PretrainedMixin, nn.Module
+):
     """Decoder-only transformer over the joint text + motion vocabulary."""
 
     type_tag = "tdmm_gpt"
@@ -82,12 +86,7 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
             else None
         )
         if c.motion_feature_dim:
-            # (K, F) code vectors of the motion tokens, set by set_motion_features.
-            self.register_buffer(
-                "motion_features", torch.zeros(c.motion_codes, c.motion_feature_dim)
-            )
-            self.motion_in = nn.Linear(c.motion_feature_dim, c.d_model, bias=False)
-            self.motion_out = nn.Linear(c.motion_feature_dim, c.d_model, bias=False)
+            self._build_code_features(c)
         if c.aux_classes:  # per-token label heads (training only, see frame_labels)
             self.aux_norm = nn.LayerNorm(c.d_model, bias=c.bias)
             self.aux_heads = nn.ModuleList(nn.Linear(c.d_model, n) for n in c.aux_classes)
@@ -113,12 +112,7 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
         # The summary and frame inputs of Motion2Language (their own scaled initialisation).
         self._build_described_inputs(c, INIT_STD)
         if c.motion_feature_dim:
-            # Standardised features through a 0.02-std projection would outweigh the token
-            # embeddings sqrt(F)-fold (measured: slower Motion2Language); scaled down, they
-            # enter at the embeddings' own size.
-            std = INIT_STD / math.sqrt(c.motion_feature_dim)
-            nn.init.normal_(self.motion_in.weight, mean=0.0, std=std)
-            nn.init.normal_(self.motion_out.weight, mean=0.0, std=std)
+            self._init_code_features(c, INIT_STD)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -131,24 +125,6 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
         """Set training mode (``eval()`` is ``train(False)``); forgets the decoding head."""
         self._head_cache = None
         return super().train(mode)
-
-    def set_motion_features(self, features: torch.Tensor) -> None:
-        """Set the (K, F) code features of the motion tokens (standardised per column)."""
-        features = features.float()
-        features = (features - features.mean(0)) / features.std(0).clamp_min(1e-6)
-        self.motion_features.copy_(features)
-
-    def _motion_logits(self, x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
-        """(B, T, C) states -> (B, T, hi - lo) feature scores of the ids [lo, hi)."""
-        c = self.config
-        first, last = max(lo, c.motion_offset), min(hi, c.motion_offset + c.motion_codes)
-        scores = x.new_zeros(*x.shape[:2], hi - lo)
-        if first < last:
-            keys = self.motion_out(
-                self.motion_features[first - c.motion_offset : last - c.motion_offset]
-            )
-            scores[..., first - lo : last - lo] = x @ keys.t()  # (B, T, n)
-        return scores
 
     def num_params(self) -> int:
         """Number of parameters."""
@@ -186,10 +162,7 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
         x = self.tok_emb(idx)  # (B, T, C)
         c = self.config
         if c.motion_feature_dim:
-            code = idx - c.motion_offset
-            is_motion = (code >= 0) & (code < c.motion_codes)  # (B, T)
-            feats = self.motion_features[code.clamp(0, c.motion_codes - 1)]  # (B, T, F)
-            x = x + self.motion_in(feats) * is_motion[..., None]
+            x = x + self.code_feature_input(idx)
         if c.residual_codes and idx2 is not None:
             x = x + self.residual_in(idx2.clamp(min=0)) * (idx2 >= 0)[..., None]
         x = self.add_described_inputs(x, idx, summary, frames)
@@ -315,43 +288,6 @@ class TdmmGPT(DescribedMotionMixin, ResidualHeadMixin, PretrainedMixin, nn.Modul
                 logits = head(h)  # (B, T, n_k)
                 losses.append(F.cross_entropy(logits.transpose(1, 2), target, ignore_index=-1))
         return torch.stack(losses).mean() if losses else x.sum() * 0.0
-
-    def head(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
-        """Output logits of the ids ``[lo, hi)`` (all by default) for (B, T, C) states."""
-        hi = self.config.vocab_size if hi is None else hi
-        if not torch.is_grad_enabled():  # decoding: one product with the folded weight
-            return F.linear(x, self._inference_head_weight()[lo:hi])
-        logits = F.linear(x, self.lm_head.weight[lo:hi])  # (B, T, hi - lo)
-        if self.config.motion_feature_dim:
-            logits = logits + self._motion_logits(x, lo, hi)
-        return logits
-
-    def _inference_head_weight(self) -> torch.Tensor:
-        """(V, C) output weight with the motion rows' feature keys folded in, cached.
-
-        The keys project all K code features (K x F x C multiply-adds), which cost a decoding
-        pass as much as the transformer itself; they change only when the weights do, so
-        they are recomputed only when a weight's in-place version or storage changes.
-        Inference tensors (made under ``torch.inference_mode``) have no version; they can be
-        changed in place only in that mode, which loading and decoding never do. A change
-        through ``.data`` bypasses versions: ``train()`` or ``eval()`` after it empties the
-        cache.
-        """
-        parts = [self.lm_head.weight]
-        if self.config.motion_feature_dim:
-            parts += [self.motion_out.weight, self.motion_features]
-        stamp = tuple(
-            (t.data_ptr(), -1 if t.is_inference() else t._version, t.dtype) for t in parts
-        )
-        if self._head_cache is not None and self._head_cache[0] == stamp:
-            return self._head_cache[1]
-        weight = self.lm_head.weight.detach().clone()
-        if self.config.motion_feature_dim:
-            c = self.config
-            keys = self.motion_out(self.motion_features)  # (K, C)
-            weight[c.motion_offset : c.motion_offset + c.motion_codes] += keys
-        self._head_cache = (stamp, weight)
-        return weight
 
     @torch.no_grad()
     def generate(
