@@ -423,6 +423,30 @@ def test_frames_enter_at_their_own_positions_only():
     torch.testing.assert_close(cached, plain)
 
 
+def test_frame_velocities_read_each_frames_change_from_the_one_before():
+    model = tiny(frame_dim=3, prefix_lm=True, frame_velocity=True)
+    model.set_frame_stats(torch.randn(32, 3))
+    model.set_frame_velocity_stats(torch.randn(32, 3) * 0.1)
+    idx = torch.tensor([[1, 4, 10, 10, 10, 3]])
+    frames = torch.full((1, 6, 3), float("nan"))
+    frames[0, 2:5] = torch.tensor([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0], [0.3, 0.0, 0.0]])
+    still = frames.clone()
+    still[0, 2:5] = 0.3
+    speed = model._frame_velocity_input(frames, torch.isfinite(frames).all(-1, keepdim=True),
+                                        torch.float32)  # fmt: skip
+    # Only the frame that moved has a change; the first frame and non-frames have none.
+    assert ((speed.abs().sum(-1) > 0)[0]).tolist() == [False, False, False, True, False, False]
+    held = model._frame_velocity_input(still, torch.isfinite(still).all(-1, keepdim=True),
+                                       torch.float32)  # fmt: skip
+    assert held.abs().sum() == 0
+    # In the embedding: the same last pose reached by a move differs from one held.
+    moved = model.embed(idx, None, None, None, 0, frames=frames)[0, 3]
+    static = model.embed(idx, None, None, None, 0, frames=still)[0, 3]
+    assert not torch.allclose(moved, static)
+    with pytest.raises(ValueError, match="frame inputs"):
+        tiny(frame_velocity=True)
+
+
 def test_summary_outliers_are_clipped_and_the_source_is_checked():
     from tdmm_lm.lm.described import LIMIT_Z
 

@@ -254,12 +254,15 @@ def test_a_rotary_model_that_reads_frames_trains_and_describes(tiny_config, tmp_
     from tdmm_lm.lm import load_model
     from tdmm_lm.lm.train import train_lm
 
-    out = train_lm(tiny_config(tmp_path / "M", rope=True, frame_inputs=True, steps=6))
+    out = train_lm(
+        tiny_config(tmp_path / "M", rope=True, frame_inputs=True, frame_velocity=True, steps=6)
+    )
     model = load_model(out)
     gpt = model.lm.config
-    assert gpt.rope and model.lm.pos_emb is None and gpt.frame_dim == 61
+    assert gpt.rope and model.lm.pos_emb is None and gpt.frame_dim == 61 and gpt.frame_velocity
     assert model.builder.frame_inputs
     assert not torch.equal(model.lm.frame_std, torch.ones(61))  # standardised by the corpus
+    assert not torch.equal(model.lm.frame_velocity_std, torch.ones(61))
     seq = model.animate("a person smiles", seconds=1.0, seed=0)
     assert isinstance(model.describe(seq), str)
     # Captioning reads the parameters themselves: the same tokens with other parameters

@@ -44,6 +44,9 @@ class GPTConfig:
             naming its emotion needs. False is the plain causal decoder (older models).
         frame_dim: F, width of the parameters of each motion token to be described, read at
             its position beside the token (0 = none; :mod:`tdmm_lm.lm.described`).
+        frame_velocity: Also read each described frame's change from the frame before
+            (needs ``frame_dim``; :mod:`tdmm_lm.lm.described`). False in models stored before
+            it existed.
         rope: Rotary position embeddings in attention (RoFormer) instead of a learned
             embedding of absolute positions added to the input. A prompt's length moves
             where its motion starts, so with absolute positions "the frame one nod ago" is a
@@ -74,6 +77,7 @@ class GPTConfig:
     prefix_lm: bool = False
     frame_dim: int = 0
     rope: bool = False
+    frame_velocity: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "max_countdown"):
@@ -101,6 +105,8 @@ class GPTConfig:
         if self.text_dim < 0 or self.frame_dim < 0:
             raise ValueError(f"text_dim and frame_dim must be >= 0, got {self.text_dim}, "
                              f"{self.frame_dim}")  # fmt: skip
+        if self.frame_velocity and not self.frame_dim:
+            raise ValueError("frame_velocity needs frame inputs (frame_dim > 0)")
         if self.motion_feature_dim and not (
             self.motion_codes > 0 and 0 <= self.motion_offset <= self.vocab_size - self.motion_codes
         ):

@@ -10,7 +10,13 @@ the stream:
 * the **frames** (``GPTConfig.frame_dim``): each motion token's own parameters, added at
   its position. A caption names the emotion of each segment in order, and the tokens round
   a faint expression to a neutral code (measured on release 5: "subtle" segments were read
-  as neutral and the segments after them shifted by one), where its parameters still hold it.
+  as neutral and the segments after them shifted by one), where its parameters still hold it;
+* optionally the **frame velocities** (``GPTConfig.frame_velocity``): each frame's change
+  from the one before, in units of the training clips' own frame-to-frame spread, through a
+  projection of their own. A head bob (4 degrees every 0.45 s) is a fraction of a standard
+  deviation in the angles but several in their change; captions missed it most of all
+  (release 7, 320 test clips: 12 of the 54 head-motion misses were bobs read as a still
+  head or a nod).
 
 :class:`DescribedMotionMixin` adds the modules and their use to
 :class:`~tdmm_lm.lm.model.TdmmGPT`; the summary modules keep the model's attribute names, so
@@ -43,6 +49,8 @@ class DescribedMotionMixin:
     frame_mean: torch.Tensor
     frame_std: torch.Tensor
     frame_proj: nn.Linear
+    frame_velocity_std: torch.Tensor
+    frame_velocity_proj: nn.Linear
 
     def _build_described_inputs(self, c: Any, init_std: float) -> None:
         """Create the modules for a :class:`~tdmm_lm.lm.config.GPTConfig` ``c``.
@@ -59,6 +67,10 @@ class DescribedMotionMixin:
             proj = nn.Linear(width, c.d_model, bias=False)
             nn.init.normal_(proj.weight, std=init_std / math.sqrt(width))
             setattr(self, f"{name}_proj", proj)
+        if c.frame_velocity:
+            register("frame_velocity_std", torch.ones(c.frame_dim))
+            self.frame_velocity_proj = nn.Linear(c.frame_dim, c.d_model, bias=False)
+            nn.init.normal_(self.frame_velocity_proj.weight, std=init_std / math.sqrt(c.frame_dim))
 
     def set_summary_stats(self, summaries: torch.Tensor) -> None:
         """Standardise motion summaries with the mean and std of these (N, S) ones."""
@@ -67,6 +79,14 @@ class DescribedMotionMixin:
     def set_frame_stats(self, frames: torch.Tensor) -> None:
         """Standardise frame inputs with the mean and std of these (M, F) frames."""
         self._set_stats("frame", frames)
+
+    def set_frame_velocity_stats(self, changes: torch.Tensor) -> None:
+        """Scale frame velocities by the root mean square of these (M, F) frame changes.
+
+        The changes are consecutive frames' differences within clips; their mean is about 0.
+        """
+        rms = changes.float().pow(2).mean(0).sqrt()
+        self.frame_velocity_std.copy_(rms.clamp_min(1e-4))
 
     def _set_stats(self, name: str, values: torch.Tensor) -> None:
         values = values.float()
@@ -102,4 +122,18 @@ class DescribedMotionMixin:
             at = torch.isfinite(frames).all(dim=-1, keepdim=True)  # (B, T, 1)
             z = self._standardised("frame", torch.nan_to_num(frames), x.dtype)  # (B, T, F)
             x = x + self.frame_proj(z) * at
+            if c.frame_velocity:
+                x = x + self._frame_velocity_input(frames, at, x.dtype)
         return x
+
+    def _frame_velocity_input(
+        self, frames: torch.Tensor, at: torch.Tensor, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """(B, T, C) projected change of each frame from the one before (0 at a first frame)."""
+        change = torch.zeros_like(frames, dtype=dtype)
+        change[:, 1:] = (frames[:, 1:] - frames[:, :-1]).to(dtype) / self.frame_velocity_std
+        both = at.clone()
+        both[:, 0] = False
+        both[:, 1:] &= at[:, :-1]  # a frame after a non-frame position has no change
+        change = torch.nan_to_num(change).clamp(-LIMIT_Z, LIMIT_Z)
+        return self.frame_velocity_proj(change) * both

@@ -50,7 +50,7 @@ FROZEN_ON_RESUME = (
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
     "motion_summary", "summary_source", "aux_weight", "aux_layer", "prefix_lm", "rope",
-    "frame_inputs",
+    "frame_inputs", "frame_velocity",
 )  # fmt: skip
 
 
@@ -116,6 +116,8 @@ class TrainConfig:
             ``GPTConfig.rope``). The built-in model's only.
         frame_inputs: Motion2Language reads each motion token's parameters beside it (see
             :mod:`tdmm_lm.lm.described`). The built-in model's only.
+        frame_velocity: With ``frame_inputs``, each frame's change from the one before is
+            read too (``GPTConfig.frame_velocity``).
         pool_batches: Batches drawn at once and grouped by length.
         eval_every: Steps between validations (and at the end).
         eval_clips: Validation clips per validation (each in both directions).
@@ -166,6 +168,7 @@ class TrainConfig:
     prefix_lm: bool = True
     rope: bool = False
     frame_inputs: bool = False
+    frame_velocity: bool = False
     pool_batches: int = 16
     eval_every: int = 20
     eval_clips: int = 16
@@ -222,6 +225,8 @@ class TrainConfig:
             )
         if self.lora_rank and not self.base_model:
             raise ValueError("lora_rank needs a base_model")
+        if self.frame_velocity and not self.frame_inputs:
+            raise ValueError("frame_velocity needs frame_inputs")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (enums as their values)."""

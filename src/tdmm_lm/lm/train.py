@@ -106,6 +106,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
     from tdmm_lm.lm.text import MINILM_DIM, load_text_encoder
 
     encoder = load_text_encoder(cfg.text_encoder.value)
+    frame_dim = train.frames[0].shape[1] if cfg.frame_inputs and train.frames else 0
     gpt_cfg = GPTConfig(
         vocab_size=vocab.size,
         block_size=cfg.block_size,
@@ -126,8 +127,9 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         aux_layer=cfg.aux_layer,
         residual_codes=tokenizer.residual_codebook_size,
         prefix_lm=cfg.prefix_lm,
-        frame_dim=train.frames[0].shape[1] if cfg.frame_inputs and train.frames else 0,
+        frame_dim=frame_dim,
         rope=cfg.rope,
+        frame_velocity=cfg.frame_velocity and frame_dim > 0,
     )
     model_cfg = ModelConfig(
         text_encoder=cfg.text_encoder.value,
@@ -142,6 +144,9 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
         lm.set_summary_stats(torch.from_numpy(train.summaries))
     if gpt_cfg.frame_dim:
         lm.set_frame_stats(torch.from_numpy(np.concatenate(train.frames).astype(np.float32)))
+    if gpt_cfg.frame_velocity:
+        changes = np.concatenate([np.diff(f.astype(np.float32), axis=0) for f in train.frames])
+        lm.set_frame_velocity_stats(torch.from_numpy(changes))
     builder = TaskBuilder.for_encoder(
         vocab, encoder, tokenizer.residual_codebook_size, frame_inputs=gpt_cfg.frame_dim > 0
     )
