@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tdmm_lm.files import write_json_atomic
+
 __all__ = ["SHIPPED_FILES", "ReleaseConfig", "build_release", "ship"]
 
 log = logging.getLogger(__name__)
@@ -212,7 +214,7 @@ def _side_stage_main(name: str, out: Path, cfg: ReleaseConfig) -> None:
 
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO)
-    _write_json_atomic(_side_stage_file(out, name), _run_stage(name, out, cfg, None))
+    write_json_atomic(_side_stage_file(out, name), _run_stage(name, out, cfg, None))
 
 
 #: Stage name -> function(out, cfg, progress) -> figures for ``release.json``.
@@ -286,7 +288,7 @@ def build_release(
         try:
             for name in main:
                 record["stages"][name] = _run_stage(name, out, cfg, _progress(on_stage, name))
-                _write_json_atomic(record_path, record)
+                write_json_atomic(record_path, record)
         finally:
             torch_threads(threads)
             for worker in workers:
@@ -296,7 +298,7 @@ def build_release(
                 figures = _side_stage_file(out, name)
                 if figures.is_file():
                     record["stages"][name] = json.loads(figures.read_text())
-            _write_json_atomic(record_path, record)
+            write_json_atomic(record_path, record)
             if worker.exitcode != 0:
                 raise RuntimeError(f"release lane {', '.join(lane)} failed "
                                    f"(exit code {worker.exitcode})")  # fmt: skip
@@ -372,7 +374,7 @@ def _share_tokenizer(model_dir: Path, tokenizer: Path) -> None:
     header_path = model_dir / "config.json"
     header = json.loads(header_path.read_text())
     header["config"]["tokenizer_dir"] = os.path.relpath(tokenizer, model_dir)
-    _write_json_atomic(header_path, header)
+    write_json_atomic(header_path, header)
     shutil.rmtree(own)
 
 
@@ -388,7 +390,7 @@ def _to_half(weights: Path) -> None:
     from safetensors import safe_open
     from safetensors.torch import save
 
-    from tdmm_lm.face.sequence import atomic_write
+    from tdmm_lm.files import atomic_write
 
     with safe_open(str(weights), framework="pt") as f:
         metadata = f.metadata()
@@ -401,10 +403,3 @@ def _to_half(weights: Path) -> None:
 def _not_shipped(folder: str, names: list[str]) -> set[str]:
     """Run-only files inside shipped folders: checkpoints, caches, logs of TensorBoard."""
     return {n for n in names if n in ("checkpoints", "checkpoint", "cache", "tensorboard")}
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    from tdmm_lm.face.sequence import atomic_write
-
-    with atomic_write(path) as f:
-        f.write(json.dumps(obj, indent=2).encode())

@@ -78,7 +78,7 @@ def _fit_folder(
 ) -> None:
     import json
 
-    from tdmm_lm.face.sequence import atomic_write
+    from tdmm_lm.files import atomic_write
     from tdmm_lm.track.batch import find_videos, fit_folder
 
     progress, step = progress_bar(f"tracking {folder.name}/", len(find_videos(folder)))

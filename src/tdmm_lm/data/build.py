@@ -36,7 +36,7 @@ from tdmm_lm.data.format import (
 )
 from tdmm_lm.data.splits import assign_split, held_out_combos
 from tdmm_lm.errors import InvalidInputError
-from tdmm_lm.face.sequence import atomic_write
+from tdmm_lm.files import atomic_write
 
 __all__ = ["BuildConfig", "build_corpus", "plan_blocks"]
 

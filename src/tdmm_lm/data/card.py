@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from tdmm_lm.data.format import CARD_DIR, SHARD_DIR, SPLITS, read_manifest
-from tdmm_lm.face.sequence import atomic_write
 from tdmm_lm.face.spaces import ARKIT
+from tdmm_lm.files import atomic_write
 
 __all__ = ["CardStats", "corpus_statistics", "write_card"]
 

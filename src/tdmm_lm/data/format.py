@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tdmm_lm.errors import InvalidInputError
-from tdmm_lm.face.sequence import atomic_write
+from tdmm_lm.files import atomic_write
 
 __all__ = [
     "CORPUS_FORMAT_VERSION",

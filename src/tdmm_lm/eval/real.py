@@ -23,12 +23,12 @@ was lost by the tokenizer, not by the captioner.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.files import write_json_atomic, write_text_atomic
 
 __all__ = ["VIDEO_SUFFIXES", "describe_videos"]
 
@@ -111,9 +111,9 @@ def describe_videos(
         if progress is not None:
             progress(k + 1, len(files))
     report = {"model": str(model) if model else "release", "videos": entries}
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    write_json_atomic(out / "report.json", report)
     _plot_confidence(curves, float(lm.fps), out / "confidence.png")
-    (out / "report.md").write_text(_markdown(report))
+    write_text_atomic(out / "report.md", _markdown(report))
     return report
 
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 
 from tdmm_lm.eval.data import ATTRIBUTE_CLASSES
 from tdmm_lm.eval.video_route import video_route_markdown
+from tdmm_lm.files import write_json_atomic, write_text_atomic
 
 __all__ = ["format_markdown", "write_report"]
 
@@ -46,7 +46,7 @@ def write_report(report: dict[str, Any], extras: dict[str, Any], out: Path) -> N
         out: The report folder (created).
     """
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    write_json_atomic(out / "report.json", report, ensure_ascii=False)
     split = "test" if "test" in extras else next(iter(extras))
     data = extras[split]
     plots = {}
@@ -66,7 +66,7 @@ def write_report(report: dict[str, Any], extras: dict[str, Any], out: Path) -> N
     if sheet and n_sheet:
         contact_sheet(sheet["clips"], sheet["generated"], n_sheet, out / "contact_sheet.png")
         plots["contact_sheet"] = "contact_sheet.png"
-    (out / "report.md").write_text(format_markdown(report, extras, plots))
+    write_text_atomic(out / "report.md", format_markdown(report, extras, plots))
 
 
 def _pyplot():

@@ -39,6 +39,7 @@ from tdmm_lm.eval.data import ATTRIBUTES, TEST_SPLITS, ClipSet, load_clips, pad_
 from tdmm_lm.eval.evaluator_recipes import EVALUATOR_RECIPES, EvaluatorTrainConfig
 from tdmm_lm.eval.evaluators import MotionEvaluator, sentence_vectors
 from tdmm_lm.eval.metrics import accuracy, r_precision
+from tdmm_lm.files import write_json_atomic
 
 # The config and its recipes are re-exported: they lived here before evaluator_recipes.py.
 __all__ = [
@@ -220,7 +221,7 @@ def train_evaluators(
     try:
         out = Path(cfg.output)
         out.mkdir(parents=True, exist_ok=True)
-        (out / TRAIN_CONFIG_NAME).write_text(json.dumps(cfg.to_dict(), indent=2))
+        write_json_atomic(out / TRAIN_CONFIG_NAME, cfg.to_dict())
         rng = np.random.default_rng(cfg.seed)
         torch.manual_seed(cfg.seed)
         clips = load_clips(cfg.corpus, "train", cfg.max_train_clips, cfg.seed)

@@ -39,9 +39,10 @@ import numpy as np
 from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.face import rig
 from tdmm_lm.face.model import FaceModel
-from tdmm_lm.face.sequence import FaceSequence, PathLike, atomic_write
+from tdmm_lm.face.sequence import FaceSequence, PathLike
 from tdmm_lm.face.spaces import ARKIT, ARKIT_BLENDSHAPES
 from tdmm_lm.face.topology import IRIS_LEFT, IRIS_RIGHT
+from tdmm_lm.files import atomic_write
 
 __all__ = [
     "EYE_TARGET_NAMES",

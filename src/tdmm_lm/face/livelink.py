@@ -27,8 +27,9 @@ from typing import NamedTuple
 import numpy as np
 
 from tdmm_lm.errors import InvalidInputError
-from tdmm_lm.face.sequence import FaceSequence, PathLike, atomic_write
+from tdmm_lm.face.sequence import FaceSequence, PathLike
 from tdmm_lm.face.spaces import ARKIT
+from tdmm_lm.files import atomic_write
 
 __all__ = [
     "LIVELINK_CHANNELS",

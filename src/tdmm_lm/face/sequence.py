@@ -17,23 +17,22 @@ Archives are written atomically and read without pickle.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
 import os
-import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.face.spaces import Space, UnknownSpaceError, get_space
+from tdmm_lm.files import atomic_write
 
 __all__ = ["DEFAULT_FPS", "NPZ_KEYS", "RANGE_TOLERANCE", "FaceSequence", "atomic_write"]
 
@@ -66,37 +65,6 @@ def _checked_fps(fps: float) -> float:
     if not (math.isfinite(value) and value > 0):
         raise InvalidInputError(f"fps must be a positive number, got {fps!r}")
     return value
-
-
-@contextlib.contextmanager
-def atomic_write(path: PathLike) -> Iterator[BinaryIO]:
-    """Open ``path`` for binary writing so that it appears complete or not at all.
-
-    The data goes to a hidden temporary file in the same directory, which is flushed,
-    synced and then renamed over ``path`` with :func:`os.replace` (atomic on POSIX and
-    Windows). If the ``with`` body raises, the temporary file is removed and ``path`` is
-    left untouched. Missing parent directories are created.
-
-    Args:
-        path: The file to write.
-
-    Yields:
-        A binary file object to write to.
-
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A unique name in the same directory: os.replace is only atomic within one filesystem.
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "xb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 @dataclass(eq=False)

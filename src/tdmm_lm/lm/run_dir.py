@@ -29,7 +29,6 @@ __all__ = [
     "RunLog",
     "check_run_dir",
     "params_digest",
-    "write_json_atomic",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,14 +67,6 @@ class RunLog:
                 if isinstance(value, (int, float)) and math.isfinite(value):
                     self.board.add_scalar(f"{event}/{key}", value, step)
         log.info("%s step %d %s", event, step, values)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically (temp file, then rename)."""
-    from tdmm_lm.face.sequence import atomic_write
-
-    with atomic_write(path) as f:
-        f.write(json.dumps(obj, indent=2).encode())
 
 
 def check_run_dir(cfg: TrainConfig, resume: bool) -> Path | None:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.files import write_json_atomic, write_text_atomic
 from tdmm_lm.lm.checkpoint import load_checkpoint, save_checkpoint
 from tdmm_lm.lm.data import Batch, ClipSet, eval_examples, get_batch, load_clips
 from tdmm_lm.lm.frame_labels import FRAME_LABEL_CLASSES
@@ -39,7 +40,6 @@ from tdmm_lm.lm.run_dir import (
     RunLog,
     check_run_dir,
     params_digest,
-    write_json_atomic,
 )
 from tdmm_lm.memory import HeapTrimmer
 
@@ -100,9 +100,7 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
             templates = [t.replace("{text}", "") for t in L2M_TEMPLATES] + list(M2L_TEMPLATES)
             vocab = train_vocab(train.texts() + templates, tokenizer.codebook_size, cfg.bpe_size)
             if accelerator.is_main_process:
-                tmp = vocab_path.with_suffix(".tmp")
-                tmp.write_text(vocab.to_json())
-                tmp.replace(vocab_path)
+                write_text_atomic(vocab_path, vocab.to_json())
     from tdmm_lm.lm.text import MINILM_DIM, load_text_encoder
 
     encoder = load_text_encoder(cfg.text_encoder.value)

@@ -35,6 +35,7 @@ import torch
 
 from tdmm_lm.artifacts import load_artifact, save_artifact
 from tdmm_lm.errors import InvalidInputError
+from tdmm_lm.files import write_json_atomic, write_text_atomic
 from tdmm_lm.tokenizer.config import TokenizerTrainConfig
 from tdmm_lm.tokenizer.data import MotionSplit, channel_range, channel_stats, load_split
 from tdmm_lm.tokenizer.model import MotionTokenizer
@@ -255,7 +256,7 @@ def train_tokenizer(
         log.info("resumed %s at step %d", out, step)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2))
+        write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
         (out / LOG_FILE).write_text("")
     with _deterministic(), open(out / LOG_FILE, "a") as log_file:
         _loop(tok, optimizer, train, val, cfg, step, elapsed, log_file, progress)
@@ -325,7 +326,7 @@ def _truncate_log(path: Path, step: int) -> None:
         return
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     kept = [line for line in lines if json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept))
+    write_text_atomic(path, "".join(line + "\n" for line in kept))
 
 
 def _save_final(tok: MotionTokenizer, cfg: TokenizerTrainConfig, report: dict[str, Any]) -> None:

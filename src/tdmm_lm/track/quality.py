@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tdmm_lm.face.sequence import atomic_write
+from tdmm_lm.files import atomic_write
 
 __all__ = ["FLAG_REASONS", "QAReport", "QualityConfig", "flag_frames", "frame_confidence", "spans"]
 
