@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -15,20 +12,12 @@ from tdmm_lm.lm.api import RELEASE_DIR
 from tdmm_lm.prompts import sample_prompts
 from tdmm_lm.synth import DynamicsGenerator
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "attribute_readout.py"
 FPS = 25.0
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("attribute_readout", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(not (RELEASE_DIR / "evaluators").exists(), reason="no shipped release")
-def test_captions_and_motion_are_scored_against_the_labels():
-    readout = _load_script()
+def test_captions_and_motion_are_scored_against_the_labels(load_script):
+    readout = load_script("attribute_readout")
     model = load_model()
     specs = sample_prompts(6, seed=5)
     clips = [DynamicsGenerator().generate(s, fps=FPS) for s in specs]

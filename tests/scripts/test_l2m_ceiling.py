@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from tdmm_lm.face import ARKIT
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "l2m_ceiling.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("l2m_ceiling", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _segment(start: float, end: float, word: str, category: str, head: str) -> dict:
@@ -25,8 +13,8 @@ def _segment(start: float, end: float, word: str, category: str, head: str) -> d
             "head_speed": "normal", "speaking": "silent", "actions": []}  # fmt: skip
 
 
-def test_the_other_reading_makes_the_other_emotion_last_longer():
-    ceiling = _load_script()
+def test_the_other_reading_makes_the_other_emotion_last_longer(load_script):
+    ceiling = load_script("l2m_ceiling")
     labels = {"emotion": "happy", "emotion_category": "happiness", "intensity": "strong",
               "head_motion": "nod", "speaking": "silent", "actions": [],
               "segments": [_segment(0.0, 1.0, "calm", "neutral", "still"),

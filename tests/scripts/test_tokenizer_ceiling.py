@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,20 +11,12 @@ from tdmm_lm.prompts import sample_prompts
 from tdmm_lm.synth import DynamicsGenerator
 from tdmm_lm.tokenizer import MotionTokenizer
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "tokenizer_ceiling.py"
 FPS = 25.0
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("tokenizer_ceiling", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(not (RELEASE_DIR / "evaluators").exists(), reason="no shipped release")
-def test_round_trip_keeps_the_motion_and_the_figures_compare_it_to_the_truth():
-    ceiling = _load_script()
+def test_round_trip_keeps_the_motion_and_the_figures_compare_it_to_the_truth(load_script):
+    ceiling = load_script("tokenizer_ceiling")
     tokenizer = MotionTokenizer.from_pretrained(RELEASE_DIR / "tokenizer")
     evaluator = MotionEvaluator.from_pretrained(RELEASE_DIR / "evaluators")
     specs = sample_prompts(6, seed=3)
