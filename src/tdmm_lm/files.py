@@ -1,8 +1,9 @@
 """Writing files so that they appear complete or not at all.
 
-Every file the project writes outside a staging folder goes through :func:`atomic_write`
-(or :func:`write_json_atomic`): a killed process then leaves the previous version or none,
-never half a file.
+Files that a later step reads back (configs, manifests, reports, shards, sequences) are
+written through :func:`atomic_write` or its JSON and text forms: a killed process then leaves
+the previous version or none, never half a file. Logs are appended a line at a time, and
+plots, which nothing reads back, are written in place.
 """
 
 from __future__ import annotations
