@@ -38,6 +38,13 @@ from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.files import write_json_atomic, write_text_atomic
 from tdmm_lm.tokenizer.config import TokenizerTrainConfig
 from tdmm_lm.tokenizer.data import MotionSplit, channel_range, channel_stats, load_split
+from tdmm_lm.tokenizer.expression import (
+    ExpressionReader,
+    frame_labels,
+    perceptual_loss,
+    reader_accuracy,
+    train_expression_reader,
+)
 from tdmm_lm.tokenizer.model import MotionTokenizer
 from tdmm_lm.tokenizer.report import reconstruction_metrics, tokenizer_report
 
@@ -118,7 +125,11 @@ def init_codebook(tok: MotionTokenizer, data: MotionSplit, cfg: TokenizerTrainCo
 
 
 def save_checkpoint(
-    path: Path, tok: MotionTokenizer, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+    path: Path,
+    tok: MotionTokenizer,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    reader: ExpressionReader | None = None,
 ) -> None:
     """Write model, optimiser and loop state atomically (safetensors + JSON, no pickle).
 
@@ -127,9 +138,13 @@ def save_checkpoint(
         tok: The model (weights and EMA codebook buffers; normalisation stats as stats).
         optimizer: AdamW; its tensors go to safetensors, its hyper-parameters to JSON.
         state: JSON-able loop state (step, elapsed time, the config).
+        reader: The perceptual loss's expression reader, if the run has one (a resumed run
+            reads through the same reader).
     """
     opt = optimizer.state_dict()
     weights = {f"model.{k}": v for k, v in tok.state_dict().items()}
+    if reader is not None:
+        weights.update({f"reader.{k}": v for k, v in reader.state_dict().items()})
     for index, slots in opt["state"].items():
         for key, value in slots.items():
             weights[f"optim.{index}.{key}"] = torch.as_tensor(value)
@@ -141,11 +156,16 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: Path, tok: MotionTokenizer, optimizer: torch.optim.Optimizer
+    path: Path,
+    tok: MotionTokenizer,
+    optimizer: torch.optim.Optimizer,
+    reader: ExpressionReader | None = None,
 ) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` wrote; return the loop state."""
     header, weights, stats = load_artifact(path, CHECKPOINT_TAG)
     tok.load_state_dict({k[6:]: v for k, v in weights.items() if k.startswith("model.")})
+    if reader is not None:
+        reader.load_state_dict({k[7:]: v for k, v in weights.items() if k.startswith("reader.")})
     tok.load_artifact_stats(stats)
     slots: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in weights.items():
@@ -249,8 +269,9 @@ def train_tokenizer(
         tok.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay
     )
     step, elapsed = 0, 0.0
+    reader = ExpressionReader(cfg.reader).freeze() if cfg.perceptual_weight > 0 else None
     if resuming:
-        state = load_checkpoint(out / CHECKPOINT_DIR, tok, optimizer)
+        state = load_checkpoint(out / CHECKPOINT_DIR, tok, optimizer, reader)
         step, elapsed = state["step"], state["elapsed_s"]
         _truncate_log(out / LOG_FILE, step)
         log.info("resumed %s at step %d", out, step)
@@ -259,10 +280,40 @@ def train_tokenizer(
         write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
         (out / LOG_FILE).write_text("")
     with _deterministic(), open(out / LOG_FILE, "a") as log_file:
-        _loop(tok, optimizer, train, val, cfg, step, elapsed, log_file, progress)
+        if reader is not None and not resuming:
+            reader = _train_reader(tok, train, val, cfg, log_file)
+        _loop(tok, optimizer, train, val, cfg, step, elapsed, log_file, progress, reader)
     report = tokenizer_report(tok, cfg.corpus, "test")
     _save_final(tok, cfg, report)
     return report
+
+
+def _train_reader(
+    tok: MotionTokenizer,
+    train: MotionSplit,
+    val: MotionSplit,
+    cfg: TokenizerTrainConfig,
+    log_file: Any,
+) -> ExpressionReader:
+    """Train the perceptual loss's expression reader and log its validation accuracy."""
+    started = time.perf_counter()
+    margin = cfg.reader.boundary_margin_s
+    labels = frame_labels(cfg.corpus, "train", train, margin)
+    reader = train_expression_reader(train, labels, tok.normalise, cfg.reader, cfg.window, cfg.seed)
+    accuracy = reader_accuracy(
+        reader, val, frame_labels(cfg.corpus, "val", val, margin), tok.normalise
+    )
+    record = {
+        "kind": "reader",
+        "step": 0,
+        **accuracy,
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+    log_file.write(json.dumps(record) + "\n")
+    log_file.flush()
+    log.info("expression reader: val emotion %.3f, intensity %.3f", accuracy["emotion_accuracy"],
+             accuracy["intensity_accuracy"])  # fmt: skip
+    return reader
 
 
 def _loop(
@@ -275,6 +326,7 @@ def _loop(
     elapsed: float,
     log_file: Any,
     progress: Callable[[int, int], None] | None,
+    reader: ExpressionReader | None = None,
 ) -> None:
     """The optimisation loop from ``step`` to ``cfg.steps``."""
     out = Path(cfg.output)
@@ -295,11 +347,16 @@ def _loop(
             group["lr"] = lr_at(step, cfg)
         x, mask = get_batch(train, tok, cfg, _rng(cfg.seed, step, _WINDOWS))
         result, losses = tok(x, mask, _torch_generator(cfg.seed, step, _RESETS), quantize)
+        total, terms = losses.total, losses.as_floats()
+        if reader is not None:
+            perceptual = perceptual_loss(reader, result.params, x, mask)
+            total = total + cfg.perceptual_weight * perceptual
+            terms.update(total=float(total.detach()), perceptual=float(perceptual.detach()))
         optimizer.zero_grad(set_to_none=True)
-        losses.total.backward()
+        total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(tok.parameters(), cfg.grad_clip)
         optimizer.step()
-        tracker.add(losses.as_floats(), result.counts, int(mask.sum()))
+        tracker.add(terms, result.counts, int(mask.sum()))
         step += 1
         if step % cfg.log_interval == 0 or step == cfg.steps:
             line = tracker.line(cfg.model.frames_per_token)
@@ -314,7 +371,7 @@ def _loop(
         if step % cfg.checkpoint_interval == 0 and step < cfg.steps:
             state = {"step": step, "elapsed_s": time.perf_counter() - started,
                      "train_config": cfg.to_dict()}  # fmt: skip
-            save_checkpoint(out / CHECKPOINT_DIR, tok, optimizer, state)
+            save_checkpoint(out / CHECKPOINT_DIR, tok, optimizer, state, reader)
         if progress is not None:
             progress(step, cfg.steps)
     tok.eval()
