@@ -10,8 +10,14 @@ import torch
 from safetensors.torch import load_file
 
 from tdmm_lm.data import read_split
+from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.prompts import CATEGORIES
-from tdmm_lm.tokenizer import MotionTokenizer, TokenizerConfig, train_tokenizer
+from tdmm_lm.tokenizer import (
+    MotionTokenizer,
+    TokenizerConfig,
+    TokenizerTrainConfig,
+    train_tokenizer,
+)
 from tdmm_lm.tokenizer.data import channel_stats, load_split
 from tdmm_lm.tokenizer.expression import (
     IGNORE,
@@ -125,3 +131,12 @@ def test_a_perceptual_run_logs_its_reader_and_resumes_to_the_same_weights(
     resumed = load_file(str(tmp_path / "killed" / "model.safetensors"))
     for key, value in whole.items():
         assert torch.equal(value, resumed[key]), key
+
+
+def test_the_perceptual_recipe_and_its_config_round_trip_through_json():
+    cfg = TokenizerTrainConfig.from_recipe("perceptual", corpus="C")
+    assert cfg.perceptual_weight == 1.0 and cfg.model.residual_codebook_size == 1024
+    assert TokenizerTrainConfig(**json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert TokenizerTrainConfig.from_recipe("residual", corpus="C").perceptual_weight == 0.0
+    with pytest.raises(InvalidInputError, match="perceptual_weight"):
+        TokenizerTrainConfig.from_recipe("tiny", perceptual_weight=-1.0)
