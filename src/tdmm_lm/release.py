@@ -77,7 +77,7 @@ class ReleaseConfig:
     corpus_seed: int = 0
     workers: int = 2
     mark_longest: bool = False
-    tokenizer_recipe: str = "perceptual"
+    tokenizer_recipe: str = "residual"
     lm_recipe: str = "release"
     evaluator_recipe: str = "release"
     seed: int = 0
