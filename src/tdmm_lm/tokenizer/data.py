@@ -62,13 +62,30 @@ class MotionSplit:
             ((B, L, 61) float32 raw parameters, (B, L) bool mask); a window running past its
             sequence's end is zero-padded and masked there.
         """
-        x = np.zeros((len(starts), length, ARKIT.dim), np.float32)  # (B, L, 61)
+        return self.cut(self.frames, starts, length)
+
+    def cut(
+        self, values: np.ndarray, starts: np.ndarray, length: int, fill: float = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cut the same windows as :meth:`windows` from any per-frame array.
+
+        Args:
+            values: (F, ...) one row per frame of ``frames`` (e.g. per-frame labels).
+            starts: (B, 2) int64 rows of (sequence index, first frame within it).
+            length: Window length L.
+            fill: Value past a sequence's end.
+
+        Returns:
+            ((B, L, ...) rows of ``values``, (B, L) bool mask of rows inside a sequence).
+        """
+        out = np.full((len(starts), length, *values.shape[1:]), fill, values.dtype)
         mask = np.zeros((len(starts), length), bool)
         for b, (seq, first) in enumerate(starts):
             n = min(length, int(self.lengths[seq]) - int(first))
-            x[b, :n] = self.frames[self.starts[seq] + first : self.starts[seq] + first + n]
+            at = int(self.starts[seq]) + int(first)
+            out[b, :n] = values[at : at + n]
             mask[b, :n] = True
-        return x, mask
+        return out, mask
 
     def sample_starts(self, rng: np.random.Generator, batch: int, length: int) -> np.ndarray:
         """Draw window positions uniformly over all frames that can start a window.

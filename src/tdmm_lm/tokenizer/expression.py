@@ -21,6 +21,7 @@ on the reconstruction with those on the truth, frame by frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from torch.nn import functional as F
 from tdmm_lm.data import read_split
 from tdmm_lm.prompts import CATEGORIES, INTENSITY_LEVELS
 from tdmm_lm.tokenizer.data import MotionSplit
+
+#: Raw (..., 61) parameters -> the tokenizer's normalised ones (``MotionTokenizer.normalise``).
+Normaliser = Callable[[torch.Tensor], torch.Tensor]
 
 __all__ = [
     "ExpressionReader",
@@ -156,23 +160,10 @@ def frame_labels(corpus: str | Path, split: str, data: MotionSplit, margin_s: fl
     return FrameLabels(emotion, intensity)
 
 
-def _window_targets(
-    data: MotionSplit, labels: FrameLabels, starts: np.ndarray, length: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """((B, L) emotion, (B, L) intensity) targets of the windows at ``starts``."""
-    emotion = np.full((len(starts), length), IGNORE, np.int64)
-    intensity = np.full_like(emotion, IGNORE)
-    for b, (seq, first) in enumerate(starts):
-        n = min(length, int(data.lengths[seq]) - int(first))
-        at = slice(data.starts[seq] + first, data.starts[seq] + first + n)
-        emotion[b, :n], intensity[b, :n] = labels.emotion[at], labels.intensity[at]
-    return torch.from_numpy(emotion), torch.from_numpy(intensity)
-
-
 def train_expression_reader(
     data: MotionSplit,
     labels: FrameLabels,
-    normalise: nn.Module | object,
+    normalise: Normaliser,
     config: ExpressionReaderConfig,
     window: int,
     seed: int,
@@ -199,9 +190,10 @@ def train_expression_reader(
         starts = data.sample_starts(rng, config.batch_size, window)
         raw, mask = data.windows(starts, window)
         valid = torch.from_numpy(mask)[..., None]
-        x = normalise(torch.from_numpy(raw)) * valid  # type: ignore[operator]
+        x = normalise(torch.from_numpy(raw)) * valid
         x = x + config.input_noise * torch.randn_like(x)
-        emotion, intensity = _window_targets(data, labels, starts, window)
+        emotion = torch.from_numpy(data.cut(labels.emotion, starts, window, IGNORE)[0])
+        intensity = torch.from_numpy(data.cut(labels.intensity, starts, window, IGNORE)[0])
         _, emotion_logits, intensity_logits = reader(x)
         loss = F.cross_entropy(emotion_logits, emotion, ignore_index=IGNORE) + F.cross_entropy(
             intensity_logits, intensity, ignore_index=IGNORE
@@ -214,13 +206,13 @@ def train_expression_reader(
 
 @torch.no_grad()
 def reader_accuracy(
-    reader: ExpressionReader, data: MotionSplit, labels: FrameLabels, normalise: object
+    reader: ExpressionReader, data: MotionSplit, labels: FrameLabels, normalise: Normaliser
 ) -> dict[str, float]:
     """Per-frame accuracy of a reader on a split's labelled frames, whole sequences at once."""
     hits = {"emotion": 0, "intensity": 0}
     counts = dict.fromkeys(hits, 0)
     for i, raw in enumerate(data.sequences()):
-        _, emotion, intensity = reader(normalise(torch.tensor(raw))[None])  # type: ignore[operator]
+        _, emotion, intensity = reader(normalise(torch.tensor(raw))[None])
         at = slice(data.starts[i], data.starts[i] + data.lengths[i])
         for name, logits in (("emotion", emotion), ("intensity", intensity)):
             target = getattr(labels, name)[at]
