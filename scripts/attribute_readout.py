@@ -62,12 +62,12 @@ def motion_readout(
     seconds: list[float],
     labels: list[dict],
     seeds: list[int],
-    decoding: dict[str, float],
+    decoding: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Share of generated motions whose classified attributes match the prompts' labels.
 
     Args:
-        decoding: Overrides of ``animate_batch``'s sampling settings (empty: the model's).
+        decoding: Overrides of ``animate_batch``'s sampling settings (None: the model's).
 
     Returns:
         The mean over seeds per attribute, plus ``head_oscillation`` and ``head_held``: head
@@ -82,7 +82,7 @@ def motion_readout(
         motions = []
         for k in range(0, len(prompts), BATCH):
             motions += model.animate_batch(
-                prompts[k : k + BATCH], seconds[k : k + BATCH], seed=seed, **decoding
+                prompts[k : k + BATCH], seconds[k : k + BATCH], seed=seed, **(decoding or {})
             )
         read = evaluator.read(motions)
         shown = np.array([INTENSITY_LEVELS.index(p) for p in read.predictions["intensity"]])

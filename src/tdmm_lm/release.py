@@ -63,6 +63,8 @@ class ReleaseConfig:
         workers: Processes of the corpus build.
         mark_longest: The corpus's prompts of several expressions say which lasts longest
             (``BuildConfig.mark_longest``).
+        intensity_scale: How the corpus's expressions scale with intensity
+            (``BuildConfig.intensity_scale``).
         tokenizer_recipe: Recipe of the motion tokenizer.
         lm_recipe: Recipe of the language model; the T2M-GPT-style baseline gets the same
             recipe with as many text-to-motion examples (its steps scaled by the recipe's
@@ -77,6 +79,7 @@ class ReleaseConfig:
     corpus_seed: int = 0
     workers: int = 2
     mark_longest: bool = False
+    intensity_scale: str = "linear"
     tokenizer_recipe: str = "residual"
     lm_recipe: str = "release"
     evaluator_recipe: str = "release"
@@ -107,7 +110,11 @@ def _stage_corpus(out: Path, cfg: ReleaseConfig, progress: Callable | None) -> d
     from tdmm_lm.data import BuildConfig, build_corpus
 
     build = BuildConfig(
-        hours=cfg.hours, seed=cfg.corpus_seed, workers=cfg.workers, mark_longest=cfg.mark_longest
+        hours=cfg.hours,
+        seed=cfg.corpus_seed,
+        workers=cfg.workers,
+        mark_longest=cfg.mark_longest,
+        intensity_scale=cfg.intensity_scale,
     )
     manifest = build_corpus(corpus_dir(out), build, progress)
     return {"hours": cfg.hours, "samples": dataclasses.asdict(manifest).get("counts")}
@@ -265,8 +272,11 @@ def build_release(
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / RELEASE_FILE
     settings = json.loads(json.dumps(dataclasses.asdict(cfg)))  # as release.json holds it
-    if not cfg.mark_longest:  # unrecorded when off, so releases begun before it resume
+    # Options at their first value go unrecorded, so releases begun before them resume.
+    if not cfg.mark_longest:
         settings.pop("mark_longest")
+    if cfg.intensity_scale == "linear":
+        settings.pop("intensity_scale")
     record: dict[str, Any] = {"config": settings, "stages": {}}
     if record_path.is_file():
         previous = json.loads(record_path.read_text())

@@ -110,6 +110,23 @@ def test_marked_prompts_change_only_the_wording(small_corpus, tmp_path):
         build_corpus(small_corpus, BuildConfig(**{**SMALL.__dict__, "mark_longest": True}))
 
 
+def test_geometric_intensity_changes_only_the_motion(small_corpus, tmp_path):
+    scaled = tmp_path / "geometric"
+    build_corpus(scaled, BuildConfig(**{**SMALL.__dict__, "intensity_scale": "geometric"}))
+    assert read_manifest(scaled).settings["intensity_scale"] == "geometric"
+    assert "intensity_scale" not in read_manifest(small_corpus).settings  # older corpora resume
+    a, b = all_rows(small_corpus), all_rows(scaled)
+    assert a.keys() == b.keys()
+    changed = 0
+    for k in a:
+        assert (a[k]["prompt"], a[k]["split"], a[k]["labels"]) == (
+            b[k]["prompt"], b[k]["split"], b[k]["labels"])  # fmt: skip
+        changed += not np.array_equal(a[k]["params"], b[k]["params"])
+    assert changed  # every clip with a mild, moderate or strong segment
+    with pytest.raises(InvalidInputError, match="intensity-scale 'loud'"):
+        BuildConfig(intensity_scale="loud")
+
+
 def test_resume_refuses_other_settings(small_corpus):
     with pytest.raises(InvalidInputError, match="other settings"):
         build_corpus(small_corpus, BuildConfig(**{**SMALL.__dict__, "seed": 99}))

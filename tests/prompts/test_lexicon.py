@@ -21,7 +21,12 @@ from tdmm_lm.prompts.lexicon import (
     get_head_motion,
     words_in,
 )
-from tdmm_lm.prompts.schema import HEAD_MOTIONS, INTENSITY_GAIN, INTENSITY_LEVELS
+from tdmm_lm.prompts.schema import (
+    HEAD_MOTIONS,
+    INTENSITY_GAIN,
+    INTENSITY_LEVELS,
+    INTENSITY_SCALES,
+)
 
 BLENDSHAPES = set(ARKIT_BLENDSHAPES)
 ROTATIONS = set(ARKIT.channels) - BLENDSHAPES
@@ -91,6 +96,14 @@ def test_facs_signatures_of_basic_emotions():
     assert "mouthSmileLeft" in smirk and "mouthSmileRight" not in smirk  # one-sided
     assert get_expression("proud").head_pitch_deg < 0  # chin up
     assert get_expression("sad").head_pitch_deg > 0  # looks down
+
+
+def test_intensity_scales_share_their_ends_and_increase():
+    for gains in INTENSITY_SCALES.values():
+        values = [gains[level] for level in INTENSITY_LEVELS]
+        assert all(a < b for a, b in itertools.pairwise(values))
+        assert values[0] == INTENSITY_GAIN["subtle"] and values[-1] == 1.0
+    assert INTENSITY_SCALES["linear"] is INTENSITY_GAIN  # the release corpus's
 
 
 def test_intensity_gain_is_strictly_increasing():

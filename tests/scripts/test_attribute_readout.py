@@ -7,9 +7,10 @@ import pytest
 
 from tdmm_lm.eval import MotionEvaluator
 from tdmm_lm.eval.captions import caption_attributes
+from tdmm_lm.eval.metrics import r_precision
 from tdmm_lm.lm import load_model
 from tdmm_lm.lm.api import RELEASE_DIR
-from tdmm_lm.prompts import sample_prompts
+from tdmm_lm.prompts import INTENSITY_LEVELS, sample_prompts
 from tdmm_lm.synth import DynamicsGenerator
 
 FPS = 25.0
@@ -41,6 +42,19 @@ def test_captions_and_motion_are_scored_against_the_labels(load_script):
     want = np.mean([[p == lab["head_motion"] for p, lab in zip(h, labels, strict=True)]
                     for h in heads])  # fmt: skip
     assert motion["head_motion"] == pytest.approx(want)
+    levels = [INTENSITY_LEVELS.index(lab["intensity"]) for lab in labels]
+    bias = np.mean([[INTENSITY_LEVELS.index(p) - k
+                     for p, k in zip(r.predictions["intensity"], levels, strict=True)]
+                    for r in reads])  # fmt: skip
+    assert motion["intensity_bias"] == pytest.approx(bias)
+    assert 0.0 <= motion["R@1"] <= 1.0
+    # Decoding overrides reach the generation: unguided motion is another motion.
+    plain = readout.motion_readout(model, evaluator, prompts, seconds, labels, [0],
+                                   {"guidance": 1.0})  # fmt: skip
+    unguided = evaluator.read(model.animate_batch(prompts, seconds, seed=0, guidance=1.0))
+    text, rng = evaluator.embed_texts(prompts), np.random.default_rng(0)
+    r1 = [r_precision(unguided.embeddings, text, rng)[0] for _ in range(10)]
+    assert plain["R@1"] == pytest.approx(np.mean(r1))
     swings = [lab["head_motion"] in readout.OSCILLATIONS for lab in labels]
     assert ("head_oscillation" in motion) == any(swings)
     assert ("head_held" in motion) == (not all(swings))

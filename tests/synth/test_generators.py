@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -117,6 +118,36 @@ def test_higher_intensity_is_a_larger_expression(performer, make_spec):
             spec = make_spec(dict(dur=4.0, emotion="angry", intensity=level), seed=seed)
             means.append(performer.generate(spec).channel("browDownLeft")[50:].mean())
         assert np.all(np.diff(means) > 0), means
+
+
+@pytest.mark.parametrize("name", PROCEDURAL)
+def test_geometric_intensity_scale_spaces_levels_by_equal_ratios(name, vocab, make_spec):
+    linear = GENERATORS[name](vocabulary=vocab)
+    geometric = GENERATORS[name](
+        GENERATORS[name].config_class(intensity_scale="geometric"), vocabulary=vocab
+    )
+    for seed in SEEDS:
+        brows = {}
+        for level in INTENSITY_LEVELS:
+            spec = make_spec(dict(dur=4.0, emotion="angry", intensity=level), seed=seed)
+            brows[level] = [g.generate(spec).channel("browDownLeft")[50:].mean()
+                            for g in (linear, geometric)]  # fmt: skip
+        # The ends of the range are shared; the levels between sit lower.
+        for level in ("subtle", "extreme"):
+            assert brows[level][0] == pytest.approx(brows[level][1], rel=1e-6)
+        assert brows["moderate"][1] < 0.85 * brows["moderate"][0]
+        ratios = np.array([[b / a for a, b in zip(lo, hi, strict=True)]
+                           for lo, hi in itertools.pairwise(brows.values())])  # fmt: skip
+        # Equal ratios (sqrt 2) wherever no soft clip bends the top; and the closest two
+        # levels are always further apart than on the linear scale, whose top pair
+        # (0.85 against 1.0) an expressive actor's gain and the clip can make alike.
+        assert ratios[:3, 1] == pytest.approx([math.sqrt(2)] * 3, rel=0.02)
+        assert ratios[:, 1].min() > ratios[:, 0].min() + 0.05, ratios
+
+
+def test_unknown_intensity_scale_is_refused():
+    with pytest.raises(InvalidInputError, match=r"unknown intensity scale 'loud'.*geometric"):
+        get_generator("keyframe", intensity_scale="loud")
 
 
 def test_segments_are_followed_in_time(performer, make_spec):

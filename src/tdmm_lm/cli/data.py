@@ -56,6 +56,10 @@ def build(
             help="A prompt naming several expressions says which one lasts longest.",
         ),
     ] = False,
+    intensity_scale: Annotated[
+        str,
+        typer.Option(help="How intensity levels scale an expression: linear or geometric."),
+    ] = "linear",
 ) -> None:
     """Generate a text-paired motion corpus (resumes if OUTPUT holds an unfinished build)."""
     from tdmm_lm.data import BuildConfig, build_corpus
@@ -69,7 +73,7 @@ def build(
         )
     cfg = BuildConfig(
         hours=hours, generators=names, seed=seed, workers=workers, t2v_command=t2v_cmd,
-        mark_longest=mark_longest,
+        mark_longest=mark_longest, intensity_scale=intensity_scale,
     )  # fmt: skip
     bar, _ = progress_bar(f"building {output.name}", None)
 

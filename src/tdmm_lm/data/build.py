@@ -37,6 +37,7 @@ from tdmm_lm.data.format import (
 from tdmm_lm.data.splits import assign_split, held_out_combos
 from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.files import atomic_write
+from tdmm_lm.prompts import INTENSITY_SCALES
 
 __all__ = ["BuildConfig", "build_corpus", "plan_blocks"]
 
@@ -61,6 +62,8 @@ class BuildConfig:
             :class:`tdmm_lm.synth.CommandVideoGenerator`); only used by ``t2v``.
         mark_longest: Prompts that name several expressions say which one lasts longest
             (see :func:`~tdmm_lm.prompts.sample_prompts`); the motion is the same.
+        intensity_scale: How the procedural generators scale an expression by its
+            intensity level (a key of :data:`~tdmm_lm.prompts.schema.INTENSITY_SCALES`).
         workers: Processes generating blocks in parallel (not recorded: it does not change
             the result).
     """
@@ -72,6 +75,7 @@ class BuildConfig:
     block_size: int = 256
     t2v_command: str = ""
     mark_longest: bool = False
+    intensity_scale: str = "linear"
     workers: int = 2
 
     def __post_init__(self) -> None:
@@ -79,6 +83,11 @@ class BuildConfig:
             raise InvalidInputError(f"--hours must be in (0, {MAX_HOURS:g}], got {self.hours}")
         if not self.generators:
             raise InvalidInputError("at least one --generator is needed")
+        if self.intensity_scale not in INTENSITY_SCALES:
+            raise InvalidInputError(
+                f"unknown --intensity-scale {self.intensity_scale!r}; valid: "
+                f"{', '.join(INTENSITY_SCALES)}"
+            )
         if "t2v" in self.generators and not self.t2v_command:
             raise InvalidInputError("the t2v generator needs --t2v-cmd (a command template)")
         if self.block_size < 1 or self.workers < 1 or self.fps <= 0:
@@ -91,8 +100,11 @@ class BuildConfig:
         """What the manifest records (everything that changes the content)."""
         d = asdict(self)
         d.pop("workers")
-        if not self.mark_longest:  # unrecorded when off, so corpora built before it resume
+        # Options at their first value go unrecorded, so corpora built before them resume.
+        if not self.mark_longest:
             d.pop("mark_longest")
+        if self.intensity_scale == "linear":
+            d.pop("intensity_scale")
         d["generators"] = list(self.generators)
         return d
 
@@ -126,7 +138,7 @@ def plan_blocks(cfg: BuildConfig) -> list[int]:
 
 
 def _generator_options(cfg: BuildConfig, corpus: Path) -> dict[str, dict[str, Any]]:
-    """Per-generator options that come from the build: where videos go, the t2v command."""
+    """Per-generator options that come from the build (videos, t2v command, intensity)."""
     from tdmm_lm.synth import GENERATORS
 
     options: dict[str, dict[str, Any]] = {}
@@ -135,6 +147,8 @@ def _generator_options(cfg: BuildConfig, corpus: Path) -> dict[str, dict[str, An
         opts: dict[str, Any] = {}
         if "video_dir" in fields:
             opts["video_dir"] = str(corpus / VIDEO_DIR)
+        if "intensity_scale" in fields:
+            opts["intensity_scale"] = cfg.intensity_scale
         if name == "t2v":
             opts["command"] = cfg.t2v_command
         options[name] = opts

@@ -10,7 +10,14 @@ from tdmm_lm.prompts.lexicon import (
     get_head_motion,
 )
 from tdmm_lm.prompts.sampler import sample_prompts
-from tdmm_lm.prompts.schema import HEAD_MOTIONS, INTENSITY_LEVELS, Labels, PromptSpec, Segment
+from tdmm_lm.prompts.schema import (
+    HEAD_MOTIONS,
+    INTENSITY_LEVELS,
+    INTENSITY_SCALES,
+    Labels,
+    PromptSpec,
+    Segment,
+)
 from tdmm_lm.prompts.vocabulary import HELD_OUT_FRAMES, HELD_OUT_WORDS, caption_attribute_lexicon
 
 __all__ = [
@@ -22,6 +29,7 @@ __all__ = [
     "HELD_OUT_FRAMES",
     "HELD_OUT_WORDS",
     "INTENSITY_LEVELS",
+    "INTENSITY_SCALES",
     "Labels",
     "PromptSpec",
     "Segment",

@@ -18,6 +18,7 @@ __all__ = [
     "HEAD_MOTIONS",
     "INTENSITY_GAIN",
     "INTENSITY_LEVELS",
+    "INTENSITY_SCALES",
     "SPEAKING_STYLES",
     "ActionRecipe",
     "ExpressionRecipe",
@@ -36,6 +37,17 @@ INTENSITY_GAIN: dict[str, float] = {
     "moderate": 0.65,
     "strong": 0.85,
     "extreme": 1.0,
+}
+#: Named gain scales a corpus can be built with (``BuildConfig.intensity_scale``).
+#: ``linear`` (:data:`INTENSITY_GAIN`, the release corpus's) steps by 0.2, so its top levels
+#: differ by a sixth (0.85 against 1.0) while an actor's own gain varies by about an eighth:
+#: strong and extreme overlap. ``geometric`` spans the same range in equal ratios (√2 per
+#: level), the spacing that a multiplicative spread of actors leaves equally separable.
+INTENSITY_SCALES: dict[str, dict[str, float]] = {
+    "linear": INTENSITY_GAIN,
+    "geometric": {
+        level: round(0.25 * 2.0 ** (k / 2), 3) for k, level in enumerate(INTENSITY_LEVELS)
+    },
 }
 HEAD_MOTIONS: tuple[str, ...] = (
     "still", "nod", "shake", "tilt_left", "tilt_right", "turn_left", "turn_right",

@@ -54,7 +54,7 @@ from tdmm_lm.synth.channels import (
 )
 from tdmm_lm.synth.curves import plan_oscillation, smooth_soft_clip, step_matrix
 from tdmm_lm.synth.plausibility import MAX_HEAD_SPEED, enforce_plausibility, min_transition_s
-from tdmm_lm.synth.recipes import intensity_gain
+from tdmm_lm.synth.recipes import check_intensity_scale, intensity_gain
 from tdmm_lm.synth.recipes import spec_allows_asymmetry as _allows_asymmetry
 from tdmm_lm.synth.springs import (
     apply_response,
@@ -121,6 +121,8 @@ class DynamicsConfig:
         gaze_deg: Std of gaze targets (yaw; pitch uses 60 %).
         syllable_rate_hz: Range of speaking rates.
         asymmetry: Largest left/right gain difference of an actor.
+        intensity_scale: How intensity levels scale an expression (a key of
+            :data:`~tdmm_lm.prompts.schema.INTENSITY_SCALES`).
     """
 
     stiffness_spread: float = 0.2
@@ -138,8 +140,10 @@ class DynamicsConfig:
     gaze_deg: float = 6.0
     syllable_rate_hz: tuple[float, float] = (3.8, 5.0)
     asymmetry: float = 0.04
+    intensity_scale: str = "linear"
 
     def __post_init__(self) -> None:
+        check_intensity_scale(self.intensity_scale)
         check_fraction("stiffness_spread", self.stiffness_spread, 0.0, 0.5)
         check_interval("damping", self.damping, 0.3, 0.99)
         check_interval("latency_s", self.latency_s, 0.0, 1.0)
@@ -249,7 +253,7 @@ class DynamicsGenerator(ProceduralGenerator):
         aside = 1.0 if rng.random() < 0.5 else -1.0
         for seg in segments:
             recipe = self.vocabulary.expression(seg.emotion)
-            vector = recipe.vector * intensity_gain(seg.intensity)
+            vector = recipe.vector * intensity_gain(seg.intensity, self.config.intensity_scale)
             if recipe.gaze_aside:
                 vector[_EYE_YAWS] *= aside
             change = vector - current

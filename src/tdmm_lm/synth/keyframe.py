@@ -53,6 +53,7 @@ from tdmm_lm.synth.plausibility import (
     min_transition_s,
 )
 from tdmm_lm.synth.recipes import (
+    check_intensity_scale,
     intensity_gain,
     spec_allows_asymmetry,
 )
@@ -107,6 +108,8 @@ class KeyframeConfig:
         asymmetry: Largest left/right gain difference of an identity (0.03 = ±3 %).
         segment_blend_s: Shortest cross-fade between two segments' expressions.
         reaction_s: Range of delays between a segment boundary and the face's response.
+        intensity_scale: How intensity levels scale an expression (a key of
+            :data:`~tdmm_lm.prompts.schema.INTENSITY_SCALES`).
     """
 
     blink_rate_per_min: tuple[float, float] = (12.0, 22.0)
@@ -118,8 +121,10 @@ class KeyframeConfig:
     asymmetry: float = 0.03
     segment_blend_s: float = 0.4
     reaction_s: tuple[float, float] = (0.05, 0.25)
+    intensity_scale: str = "linear"
 
     def __post_init__(self) -> None:
+        check_intensity_scale(self.intensity_scale)
         check_interval("blink_rate_per_min", self.blink_rate_per_min, 1.0, 60.0)
         check_interval("fixation_s", self.fixation_s, 0.1, 10.0)
         check_fraction("saccade_deg", self.saccade_deg, 0.0, 12.0)
@@ -206,7 +211,7 @@ class KeyframeGenerator(ProceduralGenerator):
             if runs and runs[-1][5] == key:  # the same expression goes on: no cross-fade
                 runs[-1] = (runs[-1][0], seg.end_s, *runs[-1][2:])
                 continue
-            vector = recipe.vector * intensity_gain(seg.intensity)
+            vector = recipe.vector * intensity_gain(seg.intensity, self.config.intensity_scale)
             if recipe.gaze_aside:
                 vector[_EYE_YAWS] *= me.aside
             runs.append((seg.start_s, seg.end_s, vector, recipe.onset_s, recipe.offset_s, key))

@@ -17,7 +17,7 @@ import numpy as np
 
 from tdmm_lm.errors import InvalidInputError
 from tdmm_lm.prompts.schema import (
-    INTENSITY_GAIN,
+    INTENSITY_SCALES,
     ActionRecipe,
     ExpressionRecipe,
     HeadMotionRecipe,
@@ -40,6 +40,7 @@ __all__ = [
     "CompiledAction",
     "CompiledExpression",
     "Vocabulary",
+    "check_intensity_scale",
     "default_vocabulary",
     "intensity_gain",
     "spec_allows_asymmetry",
@@ -306,18 +307,31 @@ class Vocabulary:
         return recipe
 
 
-def intensity_gain(level: str) -> float:
-    """The expression gain of an intensity level (:data:`INTENSITY_GAIN`).
+def check_intensity_scale(scale: str) -> dict[str, float]:
+    """The gains of a named intensity scale (:data:`INTENSITY_SCALES`).
 
     Raises:
-        InvalidInputError: Unknown level.
+        InvalidInputError: Unknown scale (the message lists the valid ones).
     """
-    try:
-        return INTENSITY_GAIN[level]
-    except KeyError:
+    gains = INTENSITY_SCALES.get(scale)
+    if gains is None:
         raise InvalidInputError(
-            f"unknown intensity {level!r}; valid: {', '.join(INTENSITY_GAIN)}"
-        ) from None
+            f"unknown intensity scale {scale!r}; valid: {', '.join(INTENSITY_SCALES)}"
+        )
+    return gains
+
+
+def intensity_gain(level: str, scale: str = "linear") -> float:
+    """The expression gain of an intensity level on a named scale (:data:`INTENSITY_SCALES`).
+
+    Raises:
+        InvalidInputError: Unknown level or scale.
+    """
+    gains = check_intensity_scale(scale)
+    try:
+        return gains[level]
+    except KeyError:
+        raise InvalidInputError(f"unknown intensity {level!r}; valid: {', '.join(gains)}") from None
 
 
 @lru_cache(maxsize=1)
