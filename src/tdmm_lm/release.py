@@ -39,6 +39,9 @@ __all__ = ["SHIPPED_FILES", "ReleaseConfig", "build_release", "ship"]
 log = logging.getLogger(__name__)
 
 RELEASE_FILE = "release.json"
+#: Release options added after the first releases were begun; at their default they are left
+#: out of ``release.json``, so those runs still resume.
+LATER_OPTIONS = ("mark_longest", "intensity_scale")
 #: What a shipped model folder holds (the rest of the run folder stays behind).
 SHIPPED_FILES = (
     "config.json",
@@ -272,11 +275,10 @@ def build_release(
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / RELEASE_FILE
     settings = json.loads(json.dumps(dataclasses.asdict(cfg)))  # as release.json holds it
-    # Options at their first value go unrecorded, so releases begun before them resume.
-    if not cfg.mark_longest:
-        settings.pop("mark_longest")
-    if cfg.intensity_scale == "linear":
-        settings.pop("intensity_scale")
+    defaults = ReleaseConfig()
+    for name in LATER_OPTIONS:  # at their default they go unrecorded: older releases resume
+        if settings[name] == getattr(defaults, name):
+            settings.pop(name)
     record: dict[str, Any] = {"config": settings, "stages": {}}
     if record_path.is_file():
         previous = json.loads(record_path.read_text())

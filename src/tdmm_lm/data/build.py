@@ -41,6 +41,9 @@ from tdmm_lm.prompts import INTENSITY_SCALES
 
 __all__ = ["BuildConfig", "build_corpus", "plan_blocks"]
 
+#: Build options added after the first corpora were built; see :meth:`BuildConfig.settings`.
+LATER_OPTIONS = ("mark_longest", "intensity_scale")
+
 log = logging.getLogger(__name__)
 
 MARKER_DIR = ".blocks"
@@ -100,11 +103,10 @@ class BuildConfig:
         """What the manifest records (everything that changes the content)."""
         d = asdict(self)
         d.pop("workers")
-        # Options at their first value go unrecorded, so corpora built before them resume.
-        if not self.mark_longest:
-            d.pop("mark_longest")
-        if self.intensity_scale == "linear":
-            d.pop("intensity_scale")
+        defaults = BuildConfig()
+        for name in LATER_OPTIONS:  # at their default they go unrecorded: older corpora resume
+            if d[name] == getattr(defaults, name):
+                d.pop(name)
         d["generators"] = list(self.generators)
         return d
 
