@@ -120,3 +120,14 @@ def test_training_writes_the_artefact_and_its_report(evaluator_dir, eval_corpus)
     accuracy = np.mean([p == t for p, t in zip(predicted, truth, strict=True)])
     majority = max(truth.count(c) for c in set(truth)) / len(truth)
     assert accuracy > majority, (accuracy, majority)
+
+
+def test_the_baseline_settings_fit_every_language_model_recipe():
+    from tdmm_lm.eval.baselines import T2M_BASELINE_SETTINGS
+    from tdmm_lm.lm.recipes import RECIPES, TrainConfig
+
+    for name, recipe in RECIPES.items():
+        # Also a recipe whose captions read frame velocities: the baseline reads no frames.
+        with_velocity = {**recipe.to_dict(), "frame_inputs": True, "frame_velocity": True}
+        cfg = TrainConfig.from_dict({**with_velocity, **T2M_BASELINE_SETTINGS})
+        assert cfg.l2m_fraction == 1.0 and not cfg.frame_inputs and not cfg.frame_velocity, name

@@ -46,6 +46,17 @@ __all__ = [
 
 #: Prompts per ``animate_batch`` / sequences per ``describe_batch`` call.
 GENERATION_BATCH = 64
+#: What the T2M-GPT-style baseline changes in the language model's recipe.
+T2M_BASELINE_SETTINGS: dict[str, Any] = {
+    "text_encoder": "minilm_sentence",
+    "l2m_fraction": 1.0,
+    "motion_summary": False,
+    "aux_weight": 0.0,
+    "prefix_lm": False,  # T2M-GPT's decoder is causal throughout
+    "rope": False,  # and adds learned absolute position embeddings (GPT-2's)
+    "frame_inputs": False,  # it describes nothing
+    "frame_velocity": False,
+}
 
 
 class MotionSystem(Protocol):
@@ -234,20 +245,11 @@ def train_t2m_baseline(
     from tdmm_lm.lm.recipes import get_recipe
     from tdmm_lm.lm.train import train_lm
 
-    baseline = {
-        "text_encoder": "minilm_sentence",
-        "l2m_fraction": 1.0,
-        "motion_summary": False,
-        "aux_weight": 0.0,
-        "prefix_lm": False,  # T2M-GPT's decoder is causal throughout
-        "rope": False,  # and adds learned absolute position embeddings (GPT-2's)
-        "frame_inputs": False,  # it describes nothing
-    }
     cfg = get_recipe(
         recipe,
         corpus=str(corpus),
         tokenizer=str(tokenizer),
         output=str(output),
-        **{**baseline, **overrides},
+        **{**T2M_BASELINE_SETTINGS, **overrides},
     )
     return train_lm(cfg, resume=resume, progress=progress)

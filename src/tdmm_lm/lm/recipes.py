@@ -11,7 +11,9 @@ applies the command-line overrides. The resolved config is written to
   CPU multiplies bf16 natively. In one run of the whole release recipe on a 2-core machine
   with AVX512-BF16 a step took 1.87 s beside the baseline and 1.69 s alone; in float32 the
   same steps took 2.36 s beside it and 2.0 s alone. 2400 steps, not the 2800 of release 6,
-  keep the whole recipe within 90 minutes on that machine (2800 took 101 min).
+  keep the whole recipe within 90 minutes on that machine (2800 took 101 min). On a host
+  without bf16 (AVX2 only) a float32 step took about 3.4 s beside other jobs, and the recipe
+  does not fit in 90 minutes there.
 
 The release recipe trains on one thread: on a 2-core machine shared with other jobs, a second
 torch thread waits for a busy core at every op and made steps 3x slower (measured); on an
