@@ -78,7 +78,15 @@ def test_ground_truth_is_the_upper_reference(quick_report):
 
 def test_report_markdown_and_plots(quick_report):
     md = (quick_report / "report.md").read_text()
-    for name in ("## test", "## test_unseen_combo", "## test_unseen_phrasing", "t2m-gpt", "CIDEr"):
+    for name in (
+        "## test",
+        "## test_unseen_combo",
+        "## test_unseen_phrasing",
+        "t2m-gpt",
+        "CIDEr",
+        "test t2m-gpt",
+        "video route",
+    ):  # the last two: the time by job
         assert name in md
     for png in ("confusion_l2m", "confusion_m2l", "r_precision", "contact_sheet"):
         data = (quick_report / f"{png}.png").read_bytes()
@@ -154,6 +162,12 @@ def test_worker_processes_measure_what_one_process_measures(model_dir, eval_corp
     alone = run_eval(EvalConfig(output=str(tmp_path / "b"), workers=1, **cfg))
     assert list(pooled["splits"]) == ["test", "test_unseen_combo"]
     assert pooled["splits"] == alone["splits"]
+    # Where the time went: every job of the pool, or every split of the one process.
+    jobs = pooled["meta"]["job_seconds"]
+    assert set(jobs) == {f"{split} {job}" for split in pooled["splits"]
+                         for job in ("tdmm-lm", "t2m-gpt", "metrics")}  # fmt: skip
+    assert set(alone["meta"]["job_seconds"]) == set(alone["splits"])
+    assert all(seconds >= 0 for seconds in jobs.values())
 
 
 def test_missing_evaluators_and_baseline_say_how_to_make_them(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -60,6 +60,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+#: The video route's key in the report's ``meta.job_seconds``.
+VIDEO_ROUTE_JOB = "video route"
+
 
 def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Measure a model and its baselines on a corpus; write the report folder.
@@ -98,15 +102,25 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
     try:
         results: dict[str, Any] = {}
         extras: dict[str, Any] = {}
+        job_seconds: dict[str, float] = {}
         if min(cfg.workers, len(splits)) > 1:
-            results, extras, route = _evaluate_in_pool(cfg, dirs, splits, tick)
+            results, extras, route = _evaluate_in_pool(cfg, dirs, splits, tick, job_seconds)
         else:
             ctx = _context(cfg, dirs, tick)
             for k, (name, clips) in enumerate(splits.items()):
-                results[name], extras[name] = evaluate_split(ctx, clips, k)
-            route = _video_route(cfg, dirs, splits["test"]) if "test" in splits else None
+                (results[name], extras[name]), job_seconds[name] = _timed(
+                    evaluate_split, ctx, clips, k
+                )
+            route = None
+            if "test" in splits and cfg.video_clips:
+                route, job_seconds[VIDEO_ROUTE_JOB] = _timed(
+                    _video_route, cfg, dirs, splits["test"]
+                )
         report = {
-            "meta": _meta(cfg, model_dir, evaluator_dir, baseline_dir, splits, start),
+            "meta": {
+                **_meta(cfg, model_dir, evaluator_dir, baseline_dir, splits, start),
+                "job_seconds": job_seconds,
+            },
             "evaluators": _evaluator_reading(evaluator_dir, results),
             "splits": results,
         }
@@ -118,10 +132,23 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int, int], None] | None = None
         torch.set_num_threads(threads)
 
 
+def _timed(job: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """``job(*args)`` and its wall time in seconds (where it runs: a worker's own time)."""
+    start = time.perf_counter()
+    return job(*args), round(time.perf_counter() - start, 1)
+
+
 def _evaluate_in_pool(
-    cfg: EvalConfig, dirs: tuple[Path, Path, Path], splits: dict[str, ClipSet], tick: Callable
+    cfg: EvalConfig,
+    dirs: tuple[Path, Path, Path],
+    splits: dict[str, ClipSet],
+    tick: Callable,
+    job_seconds: dict[str, float],
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """Every split and the video route on ``cfg.workers`` processes: (results, extras, route).
+
+    Each job's own time goes into ``job_seconds`` (keyed "split system", "split metrics" and
+    :data:`VIDEO_ROUTE_JOB`), to show where a run's time goes.
 
     Splits are independent (every draw is seeded by the split's index). Whole splits would
     not share out evenly (three splits on two workers leave one idle for a third of the
@@ -137,28 +164,34 @@ def _evaluate_in_pool(
     index = {name: k for k, name in enumerate(splits)}
     with ProcessPoolExecutor(n_workers, mp_context=spawn) as pool:
         jobs: dict[Future, tuple[str, str]] = {
-            pool.submit(_generation_job, cfg, dirs, name, index[name], system): (name, system)
+            pool.submit(_timed, _generation_job, cfg, dirs, name, index[name], system): (
+                name,
+                system,
+            )
             for name in splits
             for system in GENERATED_SYSTEMS
         }
         routed = None
         if "test" in splits and cfg.video_clips:
-            routed = pool.submit(_video_route_job, cfg, dirs)
+            routed = pool.submit(_timed, _video_route_job, cfg, dirs)
         try:
             while jobs:
                 done, _ = wait(jobs, return_when=FIRST_COMPLETED)
                 for future in done:
                     name, system = jobs.pop(future)
+                    value, job_seconds[f"{name} {system or 'metrics'}"] = future.result()
                     if system:  # a system's generations: the split may be ready to finish
-                        generated[name][system] = future.result()
+                        generated[name][system] = value
                         if len(generated[name]) == len(GENERATED_SYSTEMS):
-                            job = pool.submit(_split_job, cfg, dirs, name, index[name],
+                            job = pool.submit(_timed, _split_job, cfg, dirs, name, index[name],
                                               generated.pop(name))  # fmt: skip
                             jobs[job] = (name, "")
                     else:
-                        results[name], extras[name] = future.result()
+                        results[name], extras[name] = value
                         tick(split_work(cfg, name, len(splits[name])))
-            route = routed.result() if routed is not None else None
+            route = None
+            if routed is not None:
+                route, job_seconds[VIDEO_ROUTE_JOB] = routed.result()
         except BaseException:
             pool.shutdown(cancel_futures=True)  # fail now, not after the queued jobs
             raise

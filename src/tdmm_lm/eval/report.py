@@ -208,6 +208,8 @@ def format_markdown(report: dict[str, Any], extras: dict[str, Any], plots: dict[
         f"T2M-GPT-style baseline: `{meta['baseline_t2m_gpt']}`",
         f"- repeats: {cfg['repeats']}{' (--quick)' if cfg['quick'] else ''}; seed {cfg['seed']}; "
         f"{meta['seconds']:.0f} s; tdmm-lm {meta['tdmm_lm_version']}",
+        "- time by job (each its own process's wall time; jobs share the workers): "
+        + (", ".join(f"{k} {v:.0f} s" for k, v in meta.get("job_seconds", {}).items()) or "–"),
         "- every cell: mean ± 95% interval over the repeats; ↑ higher is better, ↓ lower, "
         "→GT closer to ground truth; – not applicable",
         "",
