@@ -114,7 +114,10 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, help="decoding override")
     parser.add_argument("--change-temperature", type=float, help="decoding override")
     parser.add_argument("--no-captions", action="store_true", help="Language2Motion only")
+    parser.add_argument("--no-motion", action="store_true", help="Motion2Language only")
     args = parser.parse_args()
+    if args.no_captions and args.no_motion:
+        parser.error("--no-captions and --no-motion leave nothing to measure")
     decoding = {
         name: value
         for name in ("guidance", "temperature", "change_temperature")
@@ -129,10 +132,11 @@ def main() -> None:
         captioned = load_clips(args.corpus, args.m2l_split)
         m2l = caption_readout(model, list(captioned.params), list(captioned.labels))
         report[f"m2l_{args.m2l_split}"] = m2l
-    report[f"l2m_{args.l2m_split}"] = motion_readout(
-        model, evaluator, list(prompted.prompts), list(prompted.seconds),
-        list(prompted.labels), args.seeds, decoding,
-    )  # fmt: skip
+    if not args.no_motion:
+        report[f"l2m_{args.l2m_split}"] = motion_readout(
+            model, evaluator, list(prompted.prompts), list(prompted.seconds),
+            list(prompted.labels), args.seeds, decoding,
+        )  # fmt: skip
     print(json.dumps(report, indent=2))
 
 

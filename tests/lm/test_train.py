@@ -305,3 +305,37 @@ def test_the_summary_is_of_the_given_parameters_unless_a_model_reads_its_tokens(
     assert TrainConfig().summary_source.value == "params"
     with pytest.raises(ValueError):
         TrainConfig(summary_source="frames")
+
+
+def test_a_new_part_is_fitted_to_a_frozen_trained_model(tiny_config, tmp_path):
+    from tdmm_lm.lm import load_model
+
+    base_dir = train_lm(tiny_config(tmp_path / "base", rope=True, frame_inputs=True, steps=6))
+    adapted_cfg = tiny_config(
+        tmp_path / "adapted", rope=True, frame_inputs=True, frame_velocity=True, steps=4,
+        l2m_fraction=0.0, init_from=str(base_dir), train_only=("frame_velocity_proj",),
+    )  # fmt: skip
+    adapted_dir = train_lm(adapted_cfg)
+    base, adapted = weights(base_dir), weights(adapted_dir)
+    added = sorted(set(adapted) - set(base))
+    assert added and all("frame_velocity" in name for name in added)
+    assert all(torch.equal(base[name], adapted[name]) for name in base)  # frozen, to the bit
+    start = json.loads((adapted_dir / "train_log.jsonl").read_text().splitlines()[0])
+    assert start["new_weights"] == added and 0 < start["trained_params"]
+    assert (adapted_dir / "vocab.json").read_text() == (base_dir / "vocab.json").read_text()
+    # Language2Motion reads no frames, so the adapted model animates exactly as the base did.
+    a = load_model(base_dir).animate("a person smiles", seconds=1.0, seed=3)
+    b = load_model(adapted_dir).animate("a person smiles", seconds=1.0, seed=3)
+    assert np.array_equal(a.params, b.params)
+
+
+def test_a_start_that_does_not_fit_is_refused(tiny_config, tiny_model_dir, tmp_path):
+    wider = tiny_config(tmp_path / "wide", d_model=96, steps=2, init_from=str(tiny_model_dir))
+    with pytest.raises(InvalidInputError, match="do not fit this model"):
+        train_lm(wider)
+    with pytest.raises(InvalidInputError, match=r"no vocab\.json"):
+        train_lm(tiny_config(tmp_path / "none", steps=2, init_from=str(tmp_path / "missing")))
+    with pytest.raises(InvalidInputError, match="no weight of the model matches"):
+        train_lm(tiny_config(tmp_path / "typo", steps=2, train_only=("frame_velocty_proj",)))
+    with pytest.raises(ValueError, match="init_from"):
+        TrainConfig(init_from="M", base_model="B")

@@ -52,7 +52,7 @@ FROZEN_ON_RESUME = (
     "text_encoder", "bpe_size", "base_model", "lora_rank", "batch_size", "l2m_fraction",
     "prompt_dropout", "motion_noise", "pool_batches", "max_train_clips", "motion_features",
     "motion_summary", "summary_source", "aux_weight", "aux_layer", "prefix_lm", "rope",
-    "frame_inputs", "frame_velocity",
+    "frame_inputs", "frame_velocity", "init_from", "train_only",
 )  # fmt: skip
 
 
@@ -131,6 +131,13 @@ class TrainConfig:
             ``bf16`` where the hardware computes it natively (see :func:`resolve_precision`)
             and ``fp32`` elsewhere.
         max_train_clips: Use only this many training clips (None = all), for experiments.
+        init_from: A trained model folder of the built-in model to start from: its
+            vocabulary and weights replace the fresh ones; weights it lacks (a part this
+            config adds, e.g. ``frame_velocity``) keep their initialisation. None = from
+            scratch.
+        train_only: Train only the weights whose names start with one of these prefixes
+            (empty = all). With ``init_from``, a new part can be fitted to a frozen model,
+            whose other behaviour then stays exactly as it was.
     """
 
     corpus: str = ""
@@ -179,12 +186,15 @@ class TrainConfig:
     threads: int = 2
     precision: str = "fp32"
     max_train_clips: int | None = None
+    init_from: str | None = None
+    train_only: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes kept in the log
 
     def __post_init__(self) -> None:
         self.text_encoder = TextEncoder(self.text_encoder)
         self.summary_source = SummarySource(self.summary_source)
         self.betas = tuple(self.betas)  # type: ignore[assignment]
+        self.train_only = tuple(self.train_only)
         positive = ("n_layer", "n_head", "d_model", "block_size", "steps", "batch_size",
                     "pool_batches", "eval_every", "eval_clips", "checkpoint_every", "log_every",
                     "threads")  # fmt: skip
@@ -229,6 +239,8 @@ class TrainConfig:
             raise ValueError("lora_rank needs a base_model")
         if self.frame_velocity and not self.frame_inputs:
             raise ValueError("frame_velocity needs frame_inputs")
+        if self.init_from and self.base_model:
+            raise ValueError("init_from starts the built-in model; base_model starts another")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (enums as their values)."""

@@ -3,7 +3,8 @@
 :func:`check_run_dir` refuses to overwrite a run and refuses to resume one with other
 settings; :class:`RunLog` appends ``train_log.jsonl`` (and TensorBoard scalars when it is
 installed); :func:`params_digest` fingerprints the weights, to check that processes of a
-distributed run stayed in sync.
+distributed run stayed in sync. :func:`start_from` and :func:`freeze_except` begin a run from a
+trained model (``TrainConfig.init_from``, ``train_only``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ __all__ = [
     "TRAIN_CONFIG_NAME",
     "RunLog",
     "check_run_dir",
+    "freeze_except",
     "params_digest",
+    "start_from",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,3 +100,44 @@ def params_digest(module: torch.nn.Module) -> str:
         h.update(name.encode())
         h.update(p.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+def start_from(lm: torch.nn.Module, model_dir: Path) -> list[str]:
+    """Load a trained model's weights into ``lm``; return the names it did not hold.
+
+    Those keep ``lm``'s initialisation: a part the new config adds. Stored half-precision
+    weights (a shipped model) are cast to ``lm``'s dtype.
+
+    Raises:
+        InvalidInputError: No weights in ``model_dir``, or weights ``lm`` has no place for
+            or of another shape (another architecture).
+    """
+    from safetensors.torch import load_file
+
+    path = model_dir / "model.safetensors"
+    if not path.is_file():
+        raise InvalidInputError(f"init_from {model_dir}: no model.safetensors in it")
+    own = lm.state_dict()
+    stored = load_file(str(path))
+    foreign = sorted(k for k, v in stored.items() if k not in own or own[k].shape != v.shape)
+    if foreign:
+        raise InvalidInputError(
+            f"init_from {model_dir}: its weights do not fit this model ({', '.join(foreign[:5])})"
+        )
+    lm.load_state_dict({k: v.to(own[k].dtype) for k, v in stored.items()}, strict=False)
+    return sorted(set(own) - set(stored))
+
+
+def freeze_except(lm: torch.nn.Module, prefixes: tuple[str, ...]) -> int:
+    """Stop gradients to every parameter not named by a prefix; return the count left.
+
+    Raises:
+        InvalidInputError: No parameter matches the prefixes.
+    """
+    trained = 0
+    for name, param in lm.named_parameters():
+        param.requires_grad_(name.startswith(prefixes))
+        trained += param.numel() if param.requires_grad else 0
+    if not trained:
+        raise InvalidInputError(f"train_only {list(prefixes)}: no weight of the model matches")
+    return trained

@@ -39,7 +39,9 @@ from tdmm_lm.lm.run_dir import (
     TRAIN_CONFIG_NAME,
     RunLog,
     check_run_dir,
+    freeze_except,
     params_digest,
+    start_from,
 )
 from tdmm_lm.memory import HeapTrimmer
 
@@ -269,9 +271,18 @@ def train_lm(
     if not len(train):
         raise InvalidInputError(f"{corpus}: the train split is empty")
 
+    if cfg.init_from and accelerator.is_main_process and not (out / "vocab.json").exists():
+        # The starting model's token ids must mean what they meant to it.
+        source_vocab = Path(cfg.init_from) / "vocab.json"
+        if not source_vocab.is_file():
+            raise InvalidInputError(f"init_from {cfg.init_from}: no vocab.json in it")
+        write_text_atomic(out / "vocab.json", source_vocab.read_text())
+    accelerator.wait_for_everyone()
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
     vocab, builder, encoder, lm, model_cfg = _build(cfg, tokenizer, train, out, accelerator)
     model_cfg.max_motion_tokens = max(len(c) for c in train.codes)
+    new_weights = start_from(lm, Path(cfg.init_from)) if cfg.init_from else None
+    trained = freeze_except(lm, cfg.train_only) if cfg.train_only else None
     optimizer = make_optimizer(lm, cfg)
     motion_ids = (vocab.motion_offset, vocab.motion_offset + tokenizer.codebook_size)
     start = 0
@@ -282,7 +293,8 @@ def train_lm(
         n_params = sum(p.numel() for p in lm.parameters())
         run_log.write("start", 0, params=n_params, train_clips=len(train), val_clips=len(val),
                       vocab=vocab.size, processes=accelerator.num_processes,
-                      precision=precision)  # fmt: skip
+                      precision=precision, trained_params=trained,
+                      init_from=cfg.init_from, new_weights=new_weights)  # fmt: skip
     model, optimizer = accelerator.prepare(lm, optimizer)
     val_examples = eval_examples(val, builder, cfg.eval_clips)
 
