@@ -281,7 +281,9 @@ def train_lm(
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
     vocab, builder, encoder, lm, model_cfg = _build(cfg, tokenizer, train, out, accelerator)
     model_cfg.max_motion_tokens = max(len(c) for c in train.codes)
-    new_weights = start_from(lm, Path(cfg.init_from)) if cfg.init_from else None
+    new_weights = None  # a resumed run's checkpoint holds every weight already
+    if cfg.init_from and checkpoint is None:
+        new_weights = start_from(lm, Path(cfg.init_from))
     trained = freeze_except(lm, cfg.train_only) if cfg.train_only else None
     optimizer = make_optimizer(lm, cfg)
     motion_ids = (vocab.motion_offset, vocab.motion_offset + tokenizer.codebook_size)
