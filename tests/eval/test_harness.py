@@ -62,6 +62,10 @@ def test_report_holds_every_metric_of_every_system_and_split(quick_report):
                         continue
                     assert isinstance(cell["mean"], float), (split, direction, system, metric)
                     assert cell["ci95"] >= 0 and cell["n"] == 2, (split, system, metric)
+                    # The attribute figures also carry their interval over the prompts.
+                    over_prompts = direction == "l2m" and metric in ("CorE", "CorM", "CorI")
+                    assert ("ci95_prompts" in cell) == over_prompts, (split, system, metric)
+                    assert cell.get("ci95_prompts", 0.0) >= 0.0
 
 
 def test_ground_truth_is_the_upper_reference(quick_report):
@@ -84,9 +88,10 @@ def test_report_markdown_and_plots(quick_report):
         "## test_unseen_phrasing",
         "t2m-gpt",
         "CIDEr",
-        "test t2m-gpt",
+        "test t2m-gpt",  # the time by job
         "video route",
-    ):  # the last two: the time by job
+        "prompts drawn",  # the attribute figures' interval over the prompts
+    ):
         assert name in md
     for png in ("confusion_l2m", "confusion_m2l", "r_precision", "contact_sheet"):
         data = (quick_report / f"{png}.png").read_bytes()

@@ -22,6 +22,18 @@ def test_mean_ci_is_the_normal_interval_over_repeats():
     assert mx.mean_ci([float("nan"), None]) == {"mean": None, "ci95": None, "n": 0}
 
 
+def test_prompt_ci_is_over_the_prompts_not_the_repeats():
+    # Two repeats of four prompts: each prompt's share of right generations is a sample.
+    correct = np.array([[1, 0, 1, 1], [1, 0, 0, 1]], dtype=bool)
+    shares = np.array([1.0, 0.0, 0.5, 1.0])
+    assert mx.prompt_ci(correct) == pytest.approx(1.96 * shares.std(ddof=1) / 2)
+    # Repeats that agree give mean_ci a zero width; other prompts could still move the figure.
+    assert mx.mean_ci(correct[:, :2].mean(1))["ci95"] == 0.0
+    assert mx.prompt_ci(correct[:, :2]) > 0.0
+    assert mx.prompt_ci(np.ones((3, 5), bool)) == 0.0
+    assert mx.prompt_ci(np.ones((3, 1), bool)) == 0.0
+
+
 def test_l2_per_frame():
     a = np.zeros((4, 61), np.float32)
     b = np.zeros((5, 61), np.float32)

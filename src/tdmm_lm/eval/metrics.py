@@ -30,6 +30,7 @@ __all__ = [
     "matching_distance",
     "mean_ci",
     "multimodality",
+    "prompt_ci",
     "r_precision",
 ]
 
@@ -58,6 +59,26 @@ def mean_ci(values: Sequence[float]) -> dict[str, float | int | None]:
         return {"mean": None, "ci95": None, "n": 0}
     half = CI_Z * arr.std(ddof=1) / math.sqrt(arr.size) if arr.size > 1 else 0.0
     return {"mean": float(arr.mean()), "ci95": float(half), "n": int(arr.size)}
+
+
+def prompt_ci(correct: np.ndarray) -> float:
+    """95% half-width of an accuracy over the prompts drawn, not over the repeats.
+
+    :func:`mean_ci` over repeats that generate the same prompts anew says how far another
+    set of generations could move a figure, not another draw of prompts. Here each prompt's
+    share of right generations is one sample, and the interval is ``1.96 * std / sqrt(P)``
+    over the P prompts (with replacement, so slightly wide for a subset of a finite split).
+
+    Args:
+        correct: (repeats, prompts) booleans or 0/1: generation ``r`` of prompt ``p`` right.
+
+    Returns:
+        The half-width; 0 for a single prompt.
+    """
+    per_prompt = np.asarray(correct, dtype=np.float64).reshape(-1, np.shape(correct)[-1]).mean(0)
+    if per_prompt.size < 2:
+        return 0.0
+    return float(CI_Z * per_prompt.std(ddof=1) / math.sqrt(per_prompt.size))
 
 
 def l2_per_frame(generated: np.ndarray, reference: np.ndarray) -> float:

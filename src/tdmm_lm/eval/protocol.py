@@ -185,6 +185,7 @@ def _language_to_motion(
     n_mm = min(cfg.mm_prompts, n)
     frames = np.array([len(p) for p in clips.params], dtype=np.float64)  # Tok weights
     values: dict[str, dict[str, list[float]]] = {}
+    over_prompts: dict[str, dict[str, float]] = {}
     extra: dict[str, Any] = {"l2m_emotion": [], "sheet": {}}
     fixed = {
         "ground-truth": clips.params,
@@ -220,8 +221,16 @@ def _language_to_motion(
             _motion_metrics(cfg, out, clips, motions, read, truth, text, labels, rng)
             out["CorE-1"].append(_accuracy_on(read, labels, one_emotion, "emotion_category"))
         values[name] = out
+        over_prompts[name] = {
+            COR_NAMES[a]: mx.prompt_ci([np.equal(rd.predictions[a], labels[a]) for _, rd in runs])
+            for a in ATTRIBUTES
+        }
     extra["l2m_truth"] = labels["emotion_category"] * cfg.repeats
-    return _summarise(values, L2M_METRICS), extra
+    summary = _summarise(values, L2M_METRICS)
+    for name, intervals in over_prompts.items():  # see mx.prompt_ci: another draw of prompts
+        for metric, half in intervals.items():
+            summary[name][metric]["ci95_prompts"] = half
+    return summary, extra
 
 
 def _motion_metrics(

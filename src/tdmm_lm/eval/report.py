@@ -194,6 +194,23 @@ def _table(section: dict[str, dict[str, Any]], metrics: list[str]) -> list[str]:
     return lines
 
 
+def _prompt_intervals(section: dict[str, dict[str, Any]], n_prompts: int) -> list[str]:
+    """A line of the attribute figures' 95% half-widths over the prompts drawn."""
+    cells = []
+    for system, values in section.items():
+        halves = [f"{m} ± {v['ci95_prompts']:.3f}" for m, v in values.items()
+                  if "ci95_prompts" in v]  # fmt: skip
+        if halves:
+            cells.append(f"{system} {', '.join(halves)}")
+    if not cells:  # a report written before the interval existed
+        return []
+    return [
+        f"Over the {n_prompts} prompts drawn (how far another draw of as many prompts could "
+        "move them, 95%): " + "; ".join(cells) + ".",
+        "",
+    ]
+
+
 def format_markdown(report: dict[str, Any], extras: dict[str, Any], plots: dict[str, str]) -> str:
     """The report as Markdown: setup, evaluators, one section per split, plots, protocol."""
     meta = report["meta"]
@@ -246,6 +263,7 @@ def format_markdown(report: dict[str, Any], extras: dict[str, Any], plots: dict[
             "",
             *_table(section["l2m"], meta["metrics"]["l2m"]),
             "",
+            *_prompt_intervals(section["l2m"], section["n_l2m"]),
             "### Motion2Language",
             "",
             *_table(section["m2l"], meta["metrics"]["m2l"]),
@@ -278,7 +296,9 @@ PROTOCOL_NOTES = [
     "distance between evaluator embeddings of generated and ground-truth motion of the same "
     "prompts. Tok is teacher-forced next-motion-token accuracy (bootstrapped over clips). "
     "CorE/CorM/CorI: the motion classifiers' emotion category, head motion and intensity "
-    "of the generated motion against the prompt's labels. CorE-1 is CorE on the clips "
+    "of the generated motion against the prompt's labels; their second interval is over the "
+    "prompts drawn (each prompt's share of right generations a sample), which the repeats "
+    "cannot show. CorE-1 is CorE on the clips "
     "with at most one non-neutral segment: with two or more, the label is the longest one, "
     "and the prompt does not say which that is.",
     "- **Motion2Language.** Captions are greedy, so each repeat resamples the clips "
