@@ -75,7 +75,7 @@ def prompt_ci(correct: np.ndarray) -> float:
     Returns:
         The half-width; 0 for a single prompt.
     """
-    per_prompt = np.asarray(correct, dtype=np.float64).reshape(-1, np.shape(correct)[-1]).mean(0)
+    per_prompt = np.asarray(correct, dtype=np.float64).mean(0)
     if per_prompt.size < 2:
         return 0.0
     return float(CI_Z * per_prompt.std(ddof=1) / math.sqrt(per_prompt.size))

@@ -98,6 +98,13 @@ def _build(cfg: TrainConfig, tokenizer: Any, train: ClipSet, out: Path, accelera
     with accelerator.main_process_first():  # the main process trains it, the others read it
         if vocab_path.exists():
             vocab = Vocab.from_json(vocab_path.read_text())
+        elif cfg.init_from:  # its token ids must mean what they meant to the starting model
+            source_vocab = Path(cfg.init_from) / "vocab.json"
+            if not source_vocab.is_file():
+                raise InvalidInputError(f"init_from {cfg.init_from}: no vocab.json in it")
+            vocab = Vocab.from_json(source_vocab.read_text())
+            if accelerator.is_main_process:
+                write_text_atomic(vocab_path, vocab.to_json())
         else:
             templates = [t.replace("{text}", "") for t in L2M_TEMPLATES] + list(M2L_TEMPLATES)
             vocab = train_vocab(train.texts() + templates, tokenizer.codebook_size, cfg.bpe_size)
@@ -271,13 +278,6 @@ def train_lm(
     if not len(train):
         raise InvalidInputError(f"{corpus}: the train split is empty")
 
-    if cfg.init_from and accelerator.is_main_process and not (out / "vocab.json").exists():
-        # The starting model's token ids must mean what they meant to it.
-        source_vocab = Path(cfg.init_from) / "vocab.json"
-        if not source_vocab.is_file():
-            raise InvalidInputError(f"init_from {cfg.init_from}: no vocab.json in it")
-        write_text_atomic(out / "vocab.json", source_vocab.read_text())
-    accelerator.wait_for_everyone()
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
     vocab, builder, encoder, lm, model_cfg = _build(cfg, tokenizer, train, out, accelerator)
     model_cfg.max_motion_tokens = max(len(c) for c in train.codes)
